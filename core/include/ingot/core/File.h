@@ -1,0 +1,20 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ingot {
+
+// Reads a whole regular file. `what` names the file's role in the error ("kernel", "initrd"),
+// which says what failed and where: "cannot read kernel /x/vmlinuz: No such file or directory".
+// Refuses files larger than `maxBytes`.
+std::vector<uint8_t> readWholeFile(const std::string& path, std::string_view what,
+                                   uint64_t maxBytes = 1ull << 32);
+
+// Writes `bytes` to a temporary name beside `path`, syncs, and renames it over `path`, so a
+// reader sees the old content or the new one, never a torn file.
+void writeFileAtomically(const std::string& path, std::string_view bytes, unsigned mode = 0644);
+
+}  // namespace ingot

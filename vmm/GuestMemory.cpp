@@ -1,0 +1,62 @@
+#include "GuestMemory.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <string>
+
+#include "ingot/core/Error.h"
+#include "ingot/core/Size.h"
+
+namespace ingot::vmm {
+
+namespace {
+constexpr uint64_t kMinimum = 16ull << 20;
+// Far above what any host here has; keeps arithmetic on gpa + size well away from overflow.
+constexpr uint64_t kMaximum = 1ull << 40;
+}  // namespace
+
+GuestMemory::GuestMemory(uint64_t bytes) : size_(bytes) {
+    if (bytes < kMinimum || bytes > kMaximum || bytes % 4096)
+        throw Error("guest memory " + formatSize(bytes) +
+                        " is out of range: use a multiple of 4 KiB between 16 MiB and 1 TiB",
+                    ExitStatus::kUsage);
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        throwSystemError("cannot reserve " + formatSize(bytes) + " of guest memory", errno,
+                         ExitStatus::kUsage);
+    base_ = static_cast<uint8_t*>(p);
+    // Guest RAM is the bulk of the process: keep it out of core dumps, and let the host back
+    // it with huge pages where it can (fewer EPT/NPT misses).
+    madvise(base_, bytes, MADV_DONTDUMP);
+    madvise(base_, bytes, MADV_HUGEPAGE);
+    uint64_t low = bytes < kMmioHoleStart ? bytes : kMmioHoleStart;
+    regions_.push_back({0, low, base_});
+    if (bytes > low) regions_.push_back({kHighRamStart, bytes - low, base_ + low});
+}
+
+GuestMemory::~GuestMemory() {
+    if (base_) munmap(base_, size_);
+}
+
+std::span<uint8_t> GuestMemory::trySlice(uint64_t gpa, uint64_t len) noexcept {
+    for (const auto& r : regions_) {
+        if (gpa >= r.gpa && gpa - r.gpa <= r.size && len <= r.size - (gpa - r.gpa))
+            return {r.host + (gpa - r.gpa), static_cast<size_t>(len)};
+    }
+    return {};
+}
+
+std::span<uint8_t> GuestMemory::slice(uint64_t gpa, uint64_t len) {
+    auto s = trySlice(gpa, len);
+    if (s.data() == nullptr && len != 0) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "guest range 0x%llx+0x%llx is outside guest RAM",
+                      static_cast<unsigned long long>(gpa), static_cast<unsigned long long>(len));
+        throw Error(buf);
+    }
+    return s;
+}
+
+}  // namespace ingot::vmm

@@ -1,0 +1,201 @@
+#include "Vm.h"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "acpi/AcpiTables.h"
+#include "boot/LinuxBoot.h"
+#include "boot/PvhBoot.h"
+#include "boot/X86Layout.h"
+#include "devices/DebugExit.h"
+#include "devices/PvPanic.h"
+#include "devices/legacy/I8042.h"
+#include "devices/power/AcpiPowerControl.h"
+#include "ingot/core/Error.h"
+#include "ingot/core/File.h"
+#include "kvm/Cpuid.h"
+#include "kvm/KvmInterruptLine.h"
+#include "kvm/KvmStats.h"
+
+namespace ingot::vmm {
+
+namespace {
+
+void writeAllToStdout(std::span<const uint8_t> bytes) {
+    size_t done = 0;
+    while (done < bytes.size()) {
+        ssize_t n = ::write(STDOUT_FILENO, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // a closed stdout must not stop the guest
+        done += static_cast<size_t>(n);
+    }
+}
+
+const char* exitReasonName(uint32_t reason) {
+    switch (reason) {
+        case KVM_EXIT_IO: return "io";
+        case KVM_EXIT_MMIO: return "mmio";
+        case KVM_EXIT_HLT: return "hlt";
+        case KVM_EXIT_INTR: return "intr";
+        case KVM_EXIT_SHUTDOWN: return "shutdown";
+        case KVM_EXIT_SYSTEM_EVENT: return "system-event";
+        case KVM_EXIT_FAIL_ENTRY: return "fail-entry";
+        case KVM_EXIT_INTERNAL_ERROR: return "internal-error";
+        default: return nullptr;
+    }
+}
+
+}  // namespace
+
+Vm::Vm(const VmConfig& config)
+    : config_(config),
+      start_(std::chrono::steady_clock::now()),
+      kvm_(),
+      vm_(kvm_),
+      memory_(config.memoryBytes) {
+    if (config_.cpus == 0 || config_.cpus > kMaxCpus)
+        throw Error("--cpus " + std::to_string(config_.cpus) + " is out of range 1.." +
+                        std::to_string(kMaxCpus),
+                    ExitStatus::kUsage);
+    uint32_t slot = 0;
+    for (const auto& region : memory_.regions())
+        vm_.setUserMemoryRegion(slot++, region.gpa, region.size, region.host);
+    vm_.createIrqchip();
+    vm_.createPit();
+    vm_.setPcGsiRouting();
+
+    auto com1Irq = std::make_unique<KvmInterruptLine>(vm_, layout::kCom1Irq);
+    uart_ = std::make_shared<Uart16550>(com1Irq.get(), writeAllToStdout);
+    irqLines_.push_back(std::move(com1Irq));
+    pio_.add(layout::kCom1Port, 8, uart_);
+    pio_.add(layout::kI8042DataPort, 5, std::make_shared<I8042>(lifecycle_));
+    pio_.add(layout::kDebugExitPort, 1, std::make_shared<DebugExit>(lifecycle_));
+    bootProgress_ = std::make_shared<BootProgress>(start_);
+    pio_.add(layout::kBootProgressPort, 4, bootProgress_);
+    pio_.add(layout::kPvPanicPort, 1, std::make_shared<PvPanic>(lifecycle_));
+
+    acpi::AcpiLayout acpiLayout;
+    acpiLayout.cpuCount = config_.cpus;
+    acpiLayout.sleepControlPort = layout::kSleepControlPort;
+    acpiLayout.sleepStatusPort = layout::kSleepStatusPort;
+    acpiLayout.resetPort = layout::kResetPort;
+    pio_.add(layout::kSleepControlPort, 8,
+             std::make_shared<AcpiPowerControl>(lifecycle_, acpiLayout.s5SleepType,
+                                                acpiLayout.resetValue));
+    uint64_t rsdp = acpi::writeAcpiTables(memory_, acpiLayout);
+
+    (void)rsdp;
+    loadBootImage();
+
+    Vcpu::installKickSignal();
+    auto supported = kvm_.supportedCpuid();
+    for (unsigned i = 0; i < config_.cpus; ++i) {
+        auto vcpu = std::make_unique<Vcpu>(kvm_, vm_, i, VcpuBus{pio_, mmio_, lifecycle_});
+        vcpu->setCpuid(filterCpuid(supported, {i, config_.cpus}));
+        vcpu->configureCommon();
+        if (i == 0) vcpu->configureBoot(memory_, entry_);
+        vcpus_.push_back(std::move(vcpu));
+    }
+    lifecycle_.setKick([this] {
+        for (auto& v : vcpus_) v->kick();
+    });
+}
+
+Vm::~Vm() {
+    lifecycle_.requestStop(StopReason::kError, 5, "monitor shutting down");
+    for (auto& v : vcpus_) v->join();
+}
+
+void Vm::loadBootImage() {
+    std::vector<uint8_t> initrd;
+    if (!config_.initrd.empty()) initrd = readWholeFile(config_.initrd, "initrd");
+    if (!config_.firmware.empty()) {
+        auto fw = readWholeFile(config_.firmware, "firmware", 64ull << 20);
+        PvhBootInputs in{fw, config_.firmware, config_.cmdline, {}, acpi::kRsdpAddress};
+        if (!initrd.empty()) in.modules.push_back({initrd, {}});
+        entry_ = loadPvhElf(memory_, in);
+        return;
+    }
+    if (config_.kernel.empty())
+        throw Error("nothing to boot: give --kernel or --firmware", ExitStatus::kUsage);
+    auto kernel = readWholeFile(config_.kernel, "kernel", 512ull << 20);
+    if (looksLikeBzImage(kernel)) {
+        entry_ = loadLinuxBzImage(memory_, {kernel, config_.kernel, initrd, config_.cmdline,
+                                            acpi::kRsdpAddress});
+    } else {
+        PvhBootInputs in{kernel, config_.kernel, config_.cmdline, {}, acpi::kRsdpAddress};
+        if (!initrd.empty()) in.modules.push_back({initrd, {}});
+        entry_ = loadPvhElf(memory_, in);
+    }
+}
+
+int Vm::run() {
+    for (auto& v : vcpus_) v->start();
+    lifecycle_.waitForStop();
+    for (auto& v : vcpus_) v->join();
+    end_ = std::chrono::steady_clock::now();
+    vmKvmStats_ = readKvmStats(vm_.fd());
+    return lifecycle_.exitStatus();
+}
+
+std::string Vm::statsJson() const {
+    using nlohmann::ordered_json;
+    ordered_json doc;
+    doc["stopReason"] = stopReasonName(lifecycle_.reason());
+    doc["detail"] = lifecycle_.detail();
+    doc["exitStatus"] = lifecycle_.exitStatus();
+    doc["wallSeconds"] = std::chrono::duration<double>(end_ - start_).count();
+    doc["cpus"] = config_.cpus;
+    doc["memoryBytes"] = config_.memoryBytes;
+
+    // KVM's own counters summed over vCPUs: every exit, including those the kernel handled.
+    std::map<std::string, uint64_t> kvmTotals;
+    std::map<std::string, uint64_t> userspace;
+    std::map<uint16_t, uint64_t> ports;
+    ordered_json vcpus = ordered_json::array();
+    for (const auto& v : vcpus_) {
+        const auto& s = v->stats();
+        for (const auto& [name, value] : s.kvm) kvmTotals[name] += value;
+        for (const auto& [reason, count] : s.userspaceExits) {
+            const char* name = exitReasonName(reason);
+            userspace[name ? name : "reason-" + std::to_string(reason)] += count;
+        }
+        for (const auto& [port, count] : s.pioExitsByPort) ports[port] += count;
+        vcpus.push_back({{"index", v->index()},
+                         {"threadCpuSeconds", s.threadCpuSeconds},
+                         {"exits", s.kvm.count("exits") ? s.kvm.at("exits") : 0}});
+    }
+    ordered_json exits;
+    exits["total"] = kvmTotals.count("exits") ? kvmTotals["exits"] : 0;
+    ordered_json byReason;
+    for (const char* k : {"io_exits", "mmio_exits", "halt_exits", "irq_exits", "irq_window_exits",
+                          "nmi_window_exits", "signal_exits", "request_irq_exits",
+                          "l1d_flush", "insn_emulation", "insn_emulation_fail"}) {
+        if (kvmTotals.count(k)) byReason[k] = kvmTotals[k];
+    }
+    exits["byReason"] = byReason;
+    exits["toMonitor"] = userspace;
+    ordered_json portJson;
+    for (const auto& [port, count] : ports) {
+        char name[8];
+        std::snprintf(name, sizeof name, "0x%x", port);
+        portJson[name] = count;
+    }
+    exits["pioByPort"] = portJson;
+    exits["kvm"] = kvmTotals;
+    doc["exits"] = exits;
+    doc["vmKvmStats"] = vmKvmStats_;
+
+    ordered_json progress = ordered_json::array();
+    for (const auto& e : bootProgress_->events()) {
+        ordered_json item{{"code", e.code}, {"seconds", e.nanoseconds / 1e9}};
+        if (const char* n = BootProgress::codeName(e.code)) item["name"] = n;
+        progress.push_back(item);
+    }
+    doc["bootProgress"] = progress;
+    doc["vcpus"] = vcpus;
+    return doc.dump(2) + "\n";
+}
+
+}  // namespace ingot::vmm

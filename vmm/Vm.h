@@ -1,0 +1,54 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "GuestMemory.h"
+#include "Vcpu.h"
+#include "VmConfig.h"
+#include "VmLifecycle.h"
+#include "devices/BootProgress.h"
+#include "devices/IoBus.h"
+#include "devices/legacy/Uart16550.h"
+#include "kvm/Kvm.h"
+
+namespace ingot::vmm {
+
+// One virtual machine: KVM objects, guest memory, the device buses and the vCPUs. Built
+// completely (kernel loaded, tables written) by the constructor; `run` starts the vCPUs and
+// returns when the guest stops.
+class Vm {
+public:
+    explicit Vm(const VmConfig& config);
+    ~Vm();
+
+    // Runs until poweroff, reboot, debug exit, a crash or requestStop; returns the exit status
+    // of the monitor (DESIGN.md, "Exit status").
+    int run();
+    VmLifecycle& lifecycle() { return lifecycle_; }
+    Uart16550& console() { return *uart_; }
+    // The stats document `--stats-json` writes.
+    std::string statsJson() const;
+
+private:
+    void loadBootImage();
+
+    VmConfig config_;
+    std::chrono::steady_clock::time_point start_;
+    std::chrono::steady_clock::time_point end_;
+    KvmSystem kvm_;
+    KvmVm vm_;
+    GuestMemory memory_;
+    VmLifecycle lifecycle_;
+    IoBus pio_;
+    IoBus mmio_;
+    std::vector<std::unique_ptr<InterruptLine>> irqLines_;
+    std::shared_ptr<Uart16550> uart_;
+    std::shared_ptr<BootProgress> bootProgress_;
+    std::vector<std::unique_ptr<Vcpu>> vcpus_;
+    std::map<std::string, uint64_t> vmKvmStats_;
+    BootEntry entry_{};
+};
+
+}  // namespace ingot::vmm

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ingot::vmm {
+
+// Everything ingot-vmm was asked to do, after the command line was checked.
+struct VmConfig {
+    std::string kernel;    // bzImage or PVH ELF; empty when booting firmware
+    std::string initrd;    // optional
+    std::string cmdline = "console=ttyS0";
+    std::string firmware;  // PVH ELF (ingot-fw); optional
+    unsigned cpus = 1;
+    uint64_t memoryBytes = 512ull << 20;
+    std::string statsJson;  // written at exit when set
+};
+
+// Limits of the monitor, checked while parsing flags.
+constexpr unsigned kMaxCpus = 64;
+
+}  // namespace ingot::vmm

@@ -1,0 +1,155 @@
+// ingot-vmm: one KVM virtual machine per process. See docs/vmm.md for flags and exit codes.
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "Vm.h"
+#include "ingot/core/Error.h"
+#include "ingot/core/File.h"
+#include "ingot/core/Size.h"
+
+using namespace ingot;
+using namespace ingot::vmm;
+
+namespace {
+
+// Puts a terminal on stdin into raw mode for the guest's console and restores it on exit.
+class RawTerminal {
+public:
+    RawTerminal() {
+        if (!::isatty(STDIN_FILENO) || ::tcgetattr(STDIN_FILENO, &saved_) < 0) return;
+        termios raw = saved_;
+        ::cfmakeraw(&raw);
+        raw.c_oflag |= OPOST | ONLCR;  // keep our own diagnostics readable
+        if (::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) active_ = true;
+    }
+    ~RawTerminal() {
+        if (active_) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+    }
+
+private:
+    termios saved_{};
+    bool active_ = false;
+};
+
+// Feeds stdin to the guest's UART until EOF or until the VM stops.
+class ConsoleInput {
+public:
+    explicit ConsoleInput(Uart16550& uart) : uart_(uart), wake_(::eventfd(0, EFD_CLOEXEC)) {
+        thread_ = std::thread([this] { loop(); });
+    }
+    ~ConsoleInput() {
+        uint64_t one = 1;
+        if (::write(wake_, &one, sizeof one) < 0) {
+        }
+        uart_.close();
+        thread_.join();
+        ::close(wake_);
+    }
+
+private:
+    void loop() {
+        pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_, POLLIN, 0}};
+        uint8_t buf[256];
+        for (;;) {
+            if (::poll(fds, 2, -1) < 0) {
+                if (errno == EINTR) continue;
+                return;
+            }
+            if (fds[1].revents) return;
+            if (fds[0].revents & (POLLIN | POLLHUP)) {
+                ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+                if (n <= 0) return;
+                if (!uart_.receive({buf, static_cast<size_t>(n)})) return;
+            } else if (fds[0].revents) {
+                return;
+            }
+        }
+    }
+    Uart16550& uart_;
+    int wake_;
+    std::thread thread_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"ingot-vmm: boots one virtual machine under KVM"};
+    VmConfig config;
+    std::string memory = "512M";
+    app.add_option("--kernel", config.kernel, "Linux bzImage or PVH ELF to boot directly");
+    app.add_option("--initrd", config.initrd, "initial ramdisk for --kernel (or module for --firmware)");
+    app.add_option("--cmdline", config.cmdline, "kernel command line")->capture_default_str();
+    app.add_option("--firmware", config.firmware, "PVH ELF firmware (ingot-fw) to boot");
+    app.add_option("--cpus", config.cpus, "number of vCPUs")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, kMaxCpus));
+    app.add_option("--memory", memory, "guest memory, e.g. 512M or 2G")->capture_default_str();
+    app.add_option("--stats-json", config.statsJson,
+                   "write exits, wall time, boot progress and vCPU CPU time here at exit");
+    app.footer(
+        "Exit status: 0 guest powered off or rebooted; odd values (v<<1)|1 from the debug-exit\n"
+        "port 0xf4; 2 usage or configuration; 3 image verification failed; 4 no usable KVM;\n"
+        "5 internal error; 6 the guest crashed (kernel panic via pvpanic, or triple fault).");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : static_cast<int>(ExitStatus::kUsage);
+    }
+    if (!config.kernel.empty() && !config.firmware.empty()) {
+        std::cerr << "ingot-vmm: give --kernel or --firmware, not both\n";
+        return static_cast<int>(ExitStatus::kUsage);
+    }
+
+    // SIGTERM and SIGINT stop the VM through the lifecycle, from a thread of their own; every
+    // other thread inherits the blocked mask.
+    sigset_t stopSignals;
+    sigemptyset(&stopSignals);
+    sigaddset(&stopSignals, SIGTERM);
+    sigaddset(&stopSignals, SIGINT);
+    sigaddset(&stopSignals, SIGHUP);
+    sigset_t blocked = stopSignals;
+    sigaddset(&blocked, SIGUSR2);  // wakes the signal thread at exit
+    pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    try {
+        config.memoryBytes = parseSize(memory);
+        Vm vm(config);
+        std::thread signalThread([&] {
+            int sig = 0;
+            if (sigwait(&blocked, &sig) == 0 && sig != SIGUSR2)
+                vm.lifecycle().requestStop(StopReason::kSignal, 0,
+                                           std::string("stopped by ") + sigabbrev_np(sig));
+        });
+        int status;
+        {
+            RawTerminal terminal;
+            ConsoleInput input(vm.console());
+            status = vm.run();
+        }
+        pthread_kill(signalThread.native_handle(), SIGUSR2);
+        signalThread.join();
+        if (vm.lifecycle().reason() == StopReason::kError)
+            std::cerr << "ingot-vmm: " << vm.lifecycle().detail() << "\n";
+        else if (vm.lifecycle().reason() == StopReason::kTripleFault ||
+                 vm.lifecycle().reason() == StopReason::kGuestPanic)
+            std::cerr << "ingot-vmm: guest crashed: " << vm.lifecycle().detail() << "\n";
+        if (!config.statsJson.empty()) writeFileAtomically(config.statsJson, vm.statsJson());
+        return status;
+    } catch (const Error& e) {
+        std::cerr << "ingot-vmm: " << e.what() << "\n";
+        return static_cast<int>(e.status());
+    } catch (const std::exception& e) {
+        std::cerr << "ingot-vmm: internal error: " << e.what() << "\n";
+        return static_cast<int>(ExitStatus::kInternal);
+    }
+}
