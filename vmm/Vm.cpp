@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <nlohmann/json.hpp>
 
 #include "acpi/AcpiTables.h"
@@ -51,21 +53,24 @@ const char* exitReasonName(uint32_t reason) {
 Vm::Vm(const VmConfig& config)
     : config_(config),
       start_(std::chrono::steady_clock::now()),
-      kvm_(),
-      vm_(kvm_),
       memory_(config.memoryBytes) {
     if (config_.cpus == 0 || config_.cpus > kMaxCpus)
         throw Error("--cpus " + std::to_string(config_.cpus) + " is out of range 1.." +
                         std::to_string(kMaxCpus),
                     ExitStatus::kUsage);
+    loadBootImage();
+
+    const char* device = std::getenv("INGOT_KVM_DEVICE");
+    kvm_ = std::make_unique<KvmSystem>(device && *device ? device : "/dev/kvm");
+    vm_ = std::make_unique<KvmVm>(*kvm_);
     uint32_t slot = 0;
     for (const auto& region : memory_.regions())
-        vm_.setUserMemoryRegion(slot++, region.gpa, region.size, region.host);
-    vm_.createIrqchip();
-    vm_.createPit();
-    vm_.setPcGsiRouting();
+        vm_->setUserMemoryRegion(slot++, region.gpa, region.size, region.host);
+    vm_->createIrqchip();
+    vm_->createPit();
+    vm_->setPcGsiRouting();
 
-    auto com1Irq = std::make_unique<KvmInterruptLine>(vm_, layout::kCom1Irq);
+    auto com1Irq = std::make_unique<KvmInterruptLine>(*vm_, layout::kCom1Irq);
     uart_ = std::make_shared<Uart16550>(com1Irq.get(), writeAllToStdout);
     irqLines_.push_back(std::move(com1Irq));
     pio_.add(layout::kCom1Port, 8, uart_);
@@ -80,18 +85,17 @@ Vm::Vm(const VmConfig& config)
     acpiLayout.sleepControlPort = layout::kSleepControlPort;
     acpiLayout.sleepStatusPort = layout::kSleepStatusPort;
     acpiLayout.resetPort = layout::kResetPort;
+    acpiLayout.pvpanicPort = layout::kPvPanicPort;
+    acpiLayout.resetRegisterSupported = false;
     pio_.add(layout::kSleepControlPort, 8,
              std::make_shared<AcpiPowerControl>(lifecycle_, acpiLayout.s5SleepType,
                                                 acpiLayout.resetValue));
-    uint64_t rsdp = acpi::writeAcpiTables(memory_, acpiLayout);
-
-    (void)rsdp;
-    loadBootImage();
+    acpi::writeAcpiTables(memory_, acpiLayout);
 
     Vcpu::installKickSignal();
-    auto supported = kvm_.supportedCpuid();
+    auto supported = kvm_->supportedCpuid();
     for (unsigned i = 0; i < config_.cpus; ++i) {
-        auto vcpu = std::make_unique<Vcpu>(kvm_, vm_, i, VcpuBus{pio_, mmio_, lifecycle_});
+        auto vcpu = std::make_unique<Vcpu>(*kvm_, *vm_, i, VcpuBus{pio_, mmio_, lifecycle_});
         vcpu->setCpuid(filterCpuid(supported, {i, config_.cpus}));
         vcpu->configureCommon();
         if (i == 0) vcpu->configureBoot(memory_, entry_);
@@ -112,7 +116,7 @@ void Vm::loadBootImage() {
     if (!config_.initrd.empty()) initrd = readWholeFile(config_.initrd, "initrd");
     if (!config_.firmware.empty()) {
         auto fw = readWholeFile(config_.firmware, "firmware", 64ull << 20);
-        PvhBootInputs in{fw, config_.firmware, config_.cmdline, {}, acpi::kRsdpAddress};
+        PvhBootInputs in{fw, "firmware " + config_.firmware, config_.cmdline, {}, acpi::kRsdpAddress};
         if (!initrd.empty()) in.modules.push_back({initrd, {}});
         entry_ = loadPvhElf(memory_, in);
         return;
@@ -124,7 +128,7 @@ void Vm::loadBootImage() {
         entry_ = loadLinuxBzImage(memory_, {kernel, config_.kernel, initrd, config_.cmdline,
                                             acpi::kRsdpAddress});
     } else {
-        PvhBootInputs in{kernel, config_.kernel, config_.cmdline, {}, acpi::kRsdpAddress};
+        PvhBootInputs in{kernel, "kernel " + config_.kernel, config_.cmdline, {}, acpi::kRsdpAddress};
         if (!initrd.empty()) in.modules.push_back({initrd, {}});
         entry_ = loadPvhElf(memory_, in);
     }
@@ -135,7 +139,7 @@ int Vm::run() {
     lifecycle_.waitForStop();
     for (auto& v : vcpus_) v->join();
     end_ = std::chrono::steady_clock::now();
-    vmKvmStats_ = readKvmStats(vm_.fd());
+    vmKvmStats_ = readKvmStats(vm_->fd());
     return lifecycle_.exitStatus();
 }
 

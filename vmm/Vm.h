@@ -37,9 +37,11 @@ private:
     VmConfig config_;
     std::chrono::steady_clock::time_point start_;
     std::chrono::steady_clock::time_point end_;
-    KvmSystem kvm_;
-    KvmVm vm_;
+    // Memory first and KVM last: bad flags and bad kernels are reported (exit status 2) before
+    // the monitor needs /dev/kvm (exit status 4).
     GuestMemory memory_;
+    std::unique_ptr<KvmSystem> kvm_;
+    std::unique_ptr<KvmVm> vm_;
     VmLifecycle lifecycle_;
     IoBus pio_;
     IoBus mmio_;

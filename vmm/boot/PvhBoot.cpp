@@ -16,7 +16,7 @@ namespace {
 constexpr uint32_t kXenElfNotePhys32Entry = 18;
 
 Error elfError(const std::string& name, const std::string& why) {
-    return Error("PVH image " + name + ": " + why, ExitStatus::kUsage);
+    return Error(name + ": " + why, ExitStatus::kUsage);
 }
 
 // A uniform view of ELF32 and ELF64 program headers.
@@ -27,7 +27,7 @@ struct Segment {
 
 std::vector<Segment> programHeaders(std::span<const uint8_t> elf, const std::string& name) {
     if (elf.size() < EI_NIDENT || std::memcmp(elf.data(), ELFMAG, SELFMAG) != 0)
-        throw elfError(name, "not an ELF file");
+        throw elfError(name, "neither a bzImage nor an ELF file");
     if (elf[EI_DATA] != ELFDATA2LSB) throw elfError(name, "not little-endian");
     std::vector<Segment> out;
     auto readPhdrs = [&](auto ehdrTag, auto phdrTag) {

@@ -17,7 +17,7 @@ struct PvhModule {
 
 struct PvhBootInputs {
     std::span<const uint8_t> elf;  // an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note
-    std::string elfName;           // for error messages
+    std::string elfName;           // role and path, for error messages: "kernel /x/vmlinux"
     std::string cmdline;
     std::vector<PvhModule> modules;  // Linux takes module 0 as its initrd
     uint64_t rsdpAddress = 0;

@@ -1,0 +1,97 @@
+#pragma once
+
+// Runs ingot-vmm (or any command) as a child with captured output, optional input and a
+// deadline, for tests that assert on what a guest printed and how the monitor exited.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ingot::testing {
+
+struct ProcessResult {
+    int exitStatus = -1;  // -1: killed by a signal or by the deadline
+    bool timedOut = false;
+    std::string output;   // stdout and stderr interleaved
+    double seconds = 0;
+};
+
+inline std::string requireEnv(const char* name) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) {
+        fprintf(stderr, "environment variable %s is not set (run through ctest)\n", name);
+        std::exit(2);
+    }
+    return v;
+}
+
+struct ProcessOptions {
+    std::string input;          // written to the child's stdin
+    std::string inputAfter;     // when set, the input waits until the output contains this
+    double timeoutSeconds = 300;
+    double sigtermAfterSeconds = 0;  // when > 0, SIGTERM the child after this long
+};
+
+inline ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOptions& options) {
+    int out[2], in[2];
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(in, O_CLOEXEC) < 0) return {};
+    auto start = std::chrono::steady_clock::now();
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    close(out[1]);
+    close(in[0]);
+    bool inputSent = options.input.empty();
+    auto sendInput = [&] {
+        if (write(in[1], options.input.data(), options.input.size()) < 0) {
+        }
+        inputSent = true;
+    };
+    if (!inputSent && options.inputAfter.empty()) sendInput();
+    ProcessResult r;
+    bool terminated = false;
+    char buf[4096];
+    for (;;) {
+        double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (elapsed > options.timeoutSeconds) {
+            kill(pid, SIGKILL);
+            r.timedOut = true;
+            break;
+        }
+        if (options.sigtermAfterSeconds > 0 && elapsed > options.sigtermAfterSeconds && !terminated) {
+            kill(pid, SIGTERM);
+            terminated = true;
+        }
+        pollfd p{out[0], POLLIN, 0};
+        int n = poll(&p, 1, 200);
+        if (n <= 0) continue;
+        ssize_t got = read(out[0], buf, sizeof buf);
+        if (got <= 0) break;
+        r.output.append(buf, static_cast<size_t>(got));
+        if (!inputSent && r.output.find(options.inputAfter) != std::string::npos) sendInput();
+    }
+    close(out[0]);
+    close(in[1]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!r.timedOut && WIFEXITED(status)) r.exitStatus = WEXITSTATUS(status);
+    return r;
+}
+
+}  // namespace ingot::testing
