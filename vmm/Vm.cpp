@@ -8,6 +8,7 @@
 
 #include "acpi/AcpiTables.h"
 #include "boot/LinuxBoot.h"
+#include "boot/ResetVector.h"
 #include "boot/PvhBoot.h"
 #include "boot/X86Layout.h"
 #include "devices/DebugExit.h"
@@ -86,11 +87,11 @@ Vm::Vm(const VmConfig& config)
     acpiLayout.sleepStatusPort = layout::kSleepStatusPort;
     acpiLayout.resetPort = layout::kResetPort;
     acpiLayout.pvpanicPort = layout::kPvPanicPort;
-    acpiLayout.resetRegisterSupported = false;
     pio_.add(layout::kSleepControlPort, 8,
              std::make_shared<AcpiPowerControl>(lifecycle_, acpiLayout.s5SleepType,
                                                 acpiLayout.resetValue));
     acpi::writeAcpiTables(memory_, acpiLayout);
+    writeResetVectorStub(memory_);
 
     Vcpu::installKickSignal();
     auto supported = kvm_->supportedCpuid();

@@ -322,8 +322,7 @@ Bytes buildFadt(const AcpiLayout& layout, uint64_t dsdtAddress) {
           fadt::kVgaNotPresent | fadt::kMsiNotSupported | fadt::kCmosRtcNotPresent);
     put32(
         table, fadt::kFlags,
-        fadt::kHardwareReducedAcpi | (layout.resetRegisterSupported ? fadt::kResetRegSupported : 0) |
-            fadt::kPowerButtonIsControlMethod);
+        fadt::kHardwareReducedAcpi | fadt::kResetRegSupported | fadt::kPowerButtonIsControlMethod);
     putIoRegister(table, fadt::kResetReg, layout.resetPort);
     put8(table, fadt::kResetValue, layout.resetValue);
     put8(table, fadt::kMinorVersion, kFadtMinorRevision);

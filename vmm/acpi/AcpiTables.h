@@ -31,10 +31,6 @@ struct AcpiLayout {
     // FADT RESET_REG (8-bit system I/O) and the value that resets the machine when written there.
     uint16_t resetPort = 0x604;
     uint8_t resetValue = 0x01;
-    // Whether the FADT sets RESET_REG_SUP. ingot-vmm clears it: measured with Debian's 6.1
-    // kernel, a guest `reboot` that takes the ACPI reset path stalls before it ever writes the
-    // register, while the keyboard-controller reset it falls back to without the flag works.
-    bool resetRegisterSupported = true;
     // SLP_TYP for S5 (soft off), published as Name(\_S5_, Package(){s5SleepType, 0, 0, 0}).
     uint8_t s5SleepType = 5;
     // When non-zero, Device \_SB.PEVT (_HID "QEMU0001", one I/O port): the pvpanic port the
