@@ -55,6 +55,7 @@ std::array<uint64_t, 5> bootGdt(BootEntry::Mode mode) {
 void writeIdentityPageTables(GuestMemory& memory) {
     memory.writeObject<uint64_t>(layout::kPml4, layout::kPdpt | kPagePresent | kPageWritable);
     for (uint64_t i = 1; i < 512; ++i) memory.writeObject<uint64_t>(layout::kPml4 + i * 8, 0);
+    for (uint64_t i = 4; i < 512; ++i) memory.writeObject<uint64_t>(layout::kPdpt + i * 8, 0);
     for (uint64_t d = 0; d < 4; ++d) {
         uint64_t pd = layout::kPageDirectories + d * 0x1000;
         memory.writeObject<uint64_t>(layout::kPdpt + d * 8, pd | kPagePresent | kPageWritable);

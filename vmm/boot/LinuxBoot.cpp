@@ -76,9 +76,11 @@ BootEntry loadLinuxBzImage(GuestMemory& memory, const LinuxBootInputs& in) {
     put<uint8_t>(zp, kLoadFlags, get<uint8_t>(k, kLoadFlags) | kCanUseHeap);
     put<uint16_t>(zp, kHeapEndPtr, 0xfe00);
 
+    // cmdline_size counts characters without the terminating NUL (boot.rst); protocols
+    // before 2.06 had no field and allowed 255.
     uint32_t cmdlineMax = get<uint32_t>(k, kCmdlineSize);
-    if (in.cmdline.size() + 1 > std::min<uint64_t>(cmdlineMax ? cmdlineMax : 255,
-                                                   layout::kCmdlineMax))
+    if (cmdlineMax == 0) cmdlineMax = 255;
+    if (in.cmdline.size() > std::min<uint64_t>(cmdlineMax, layout::kCmdlineMax - 1))
         throw Error("kernel command line is " + std::to_string(in.cmdline.size()) +
                         " bytes; kernel " + in.kernelName + " accepts " +
                         std::to_string(cmdlineMax),
@@ -93,7 +95,8 @@ BootEntry loadLinuxBzImage(GuestMemory& memory, const LinuxBootInputs& in) {
         uint64_t kernelEnd = layout::kKernelLoad + initSize;
         if (in.initrd.size() > top || ((top - in.initrd.size()) & ~0xfffull) < kernelEnd)
             throw Error("guest memory too small for the initrd (" +
-                            std::to_string(in.initrd.size() >> 20) + " MiB) above the kernel",
+                            std::to_string(in.initrd.size() >> 20) + " MiB) above kernel " +
+                            in.kernelName,
                         ExitStatus::kUsage);
         uint64_t at = (top - in.initrd.size()) & ~0xfffull;
         memory.write(at, in.initrd);

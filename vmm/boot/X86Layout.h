@@ -9,7 +9,7 @@
 namespace ingot::vmm::layout {
 
 constexpr uint64_t kGdt = 0x500;
-constexpr uint64_t kIdt = 0x520;
+constexpr uint64_t kIdt = 0x540;  // after the five 8-byte GDT entries
 constexpr uint64_t kPvhStartInfo = 0x6000;
 constexpr uint64_t kPvhMemmap = 0x6040;
 constexpr uint64_t kPvhModlist = 0x6800;

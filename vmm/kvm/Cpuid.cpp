@@ -44,6 +44,7 @@ std::vector<kvm_cpuid_entry2> filterCpuid(std::vector<kvm_cpuid_entry2> entries,
                 e.eax = e.ebx = e.ecx = e.edx = 0;
                 break;
             case 0xb:
+            case 0x1f:  // V2 extended topology: the same levels, so the two never disagree
                 // Level 0: SMT (one thread per core); level 1: cores (all vCPUs); then end.
                 e.edx = topo.vcpuIndex;
                 if (e.index == 0) {
