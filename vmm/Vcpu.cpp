@@ -106,7 +106,7 @@ void Vcpu::configureBoot(GuestMemory& memory, const BootEntry& entry) {
 }
 
 void Vcpu::start() {
-    thread_ = std::thread([this] {
+    thread_ = SmallStackThread([this] {
         pthread_ = pthread_self();
         threadStarted_.store(true, std::memory_order_release);
         char name[16];

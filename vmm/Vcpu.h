@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "GuestMemory.h"
+#include "SmallStackThread.h"
 #include "VmLifecycle.h"
 #include "boot/BootEntry.h"
 #include "devices/IoBus.h"
@@ -71,7 +72,7 @@ private:
     FileDescriptor fd_;
     kvm_run* run_ = nullptr;
     size_t runSize_ = 0;
-    std::thread thread_;
+    SmallStackThread thread_;
     std::atomic<bool> threadStarted_{false};
     pthread_t pthread_{};
     VcpuStats stats_;

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "SmallStackThread.h"
 #include "Vm.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/File.h"
@@ -43,7 +44,7 @@ private:
 class ConsoleInput {
 public:
     explicit ConsoleInput(Uart16550& uart) : uart_(uart), wake_(::eventfd(0, EFD_CLOEXEC)) {
-        thread_ = std::thread([this] { loop(); });
+        thread_ = SmallStackThread([this] { loop(); });
     }
     ~ConsoleInput() {
         uint64_t one = 1;
@@ -75,7 +76,7 @@ private:
     }
     Uart16550& uart_;
     int wake_;
-    std::thread thread_;
+    SmallStackThread thread_;
 };
 
 }  // namespace
@@ -124,7 +125,7 @@ int main(int argc, char** argv) {
     try {
         config.memoryBytes = parseSize(memory);
         Vm vm(config);
-        std::thread signalThread([&] {
+        SmallStackThread signalThread([&] {
             int sig = 0;
             if (sigwait(&blocked, &sig) == 0 && sig != SIGUSR2)
                 vm.lifecycle().requestStop(StopReason::kSignal, 0,
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
             ConsoleInput input(vm.console());
             status = vm.run();
         }
-        pthread_kill(signalThread.native_handle(), SIGUSR2);
+        pthread_kill(signalThread.nativeHandle(), SIGUSR2);
         signalThread.join();
         if (vm.lifecycle().reason() == StopReason::kError)
             std::cerr << "ingot-vmm: " << vm.lifecycle().detail() << "\n";
