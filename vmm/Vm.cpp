@@ -83,9 +83,6 @@ Vm::Vm(const VmConfig& config)
 
     acpi::AcpiLayout acpiLayout;
     acpiLayout.cpuCount = config_.cpus;
-    acpiLayout.sleepControlPort = layout::kSleepControlPort;
-    acpiLayout.sleepStatusPort = layout::kSleepStatusPort;
-    acpiLayout.resetPort = layout::kResetPort;
     acpiLayout.pvpanicPort = layout::kPvPanicPort;
     pio_.add(layout::kSleepControlPort, 8,
              std::make_shared<AcpiPowerControl>(lifecycle_, acpiLayout.s5SleepType,

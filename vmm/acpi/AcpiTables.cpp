@@ -129,9 +129,9 @@ constexpr uint8_t kPitIsaIrq = 0;
 constexpr uint32_t kPitGsi = 2;
 
 // COM1, the 16550 UART the monitor emulates.
-constexpr uint16_t kCom1Port = 0x3F8;
+constexpr uint16_t kCom1Port = layout::kCom1Port;
 constexpr uint8_t kCom1PortCount = 8;
-constexpr uint8_t kCom1IsaIrq = 4;
+constexpr uint8_t kCom1IsaIrq = layout::kCom1Irq;
 
 void put8(Bytes& table, size_t offset, uint8_t value) {
     table.at(offset) = value;

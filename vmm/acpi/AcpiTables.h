@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "GuestMemory.h"
+#include "boot/X86Layout.h"
 
 namespace ingot::vmm::acpi {
 
@@ -26,10 +27,10 @@ struct AcpiLayout {
     std::vector<VirtioMmioDevice> virtioMmio;
     // FADT SLEEP_CONTROL_REG and SLEEP_STATUS_REG: 8-bit system I/O registers. Linux writes
     // (SLP_TYP << 2) | SLP_EN (bit 5) to the control register to enter a sleep state.
-    uint16_t sleepControlPort = 0x600;
-    uint16_t sleepStatusPort = 0x601;
+    uint16_t sleepControlPort = layout::kSleepControlPort;
+    uint16_t sleepStatusPort = layout::kSleepStatusPort;
     // FADT RESET_REG (8-bit system I/O) and the value that resets the machine when written there.
-    uint16_t resetPort = 0x604;
+    uint16_t resetPort = layout::kResetPort;
     uint8_t resetValue = 0x01;
     // SLP_TYP for S5 (soft off), published as Name(\_S5_, Package(){s5SleepType, 0, 0, 0}).
     uint8_t s5SleepType = 5;
@@ -45,8 +46,8 @@ constexpr uint64_t kAcpiWindowEnd = 0x100000;
 
 // Fixed addresses of the interrupt controllers the MADT describes (the architectural defaults KVM
 // emulates).
-constexpr uint32_t kLocalApicAddress = 0xFEE0'0000;
-constexpr uint32_t kIoApicAddress = 0xFEC0'0000;
+constexpr uint32_t kLocalApicAddress = layout::kLocalApicAddress;
+constexpr uint32_t kIoApicAddress = layout::kIoApicAddress;
 // KVM's in-kernel IO-APIC has 24 pins (KVM_IOAPIC_NUM_PINS), GSIs 0..23.
 constexpr uint32_t kIoApicPinCount = 24;
 // xAPIC ids are 8 bits and 0xFF is the broadcast id; the IO-APIC takes id cpuCount.
