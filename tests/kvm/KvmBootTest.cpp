@@ -32,23 +32,32 @@ Boot bootLinux(const std::string& action, unsigned cpus = 1, const std::string& 
     static int counter = 0;
     std::string stats = scratchDir() + "/stats-" + action + "-" + std::to_string(counter++) + ".json";
     std::filesystem::remove(stats);
+    ingot::testing::ProcessOptions options;
+    options.input = input;
+    options.inputAfter = input.empty() ? "" : "INGOT-USERSPACE-UP";
+    options.timeoutSeconds = timeout;
     auto r = runProcess({requireEnv("INGOT_VMM"), "--kernel", requireEnv("INGOT_TEST_KERNEL"),
                          "--initrd", requireEnv("INGOT_TEST_INITRD"), "--cmdline",
                          "console=ttyS0 quiet ingot.test=" + action, "--cpus",
                          std::to_string(cpus), "--memory", memory, "--stats-json", stats},
-                        {input, input.empty() ? "" : "INGOT-USERSPACE-UP", timeout});
+                        options);
     Boot b{r, {}};
     std::ifstream f(stats);
     if (f) b.stats = nlohmann::json::parse(f, nullptr, false);
     return b;
 }
 
-Boot bootPvh(const std::string& mode, double sigtermAfter = 0) {
+Boot bootPvh(const std::string& mode, double sigtermAfter = 0,
+             const std::string& sigtermAfterOutput = {}) {
     std::string stats = scratchDir() + "/stats-pvh-" + mode + ".json";
     std::filesystem::remove(stats);
+    ingot::testing::ProcessOptions options;
+    options.timeoutSeconds = 60;
+    options.sigtermAfterSeconds = sigtermAfter;
+    options.sigtermAfterOutput = sigtermAfterOutput;
     auto r = runProcess({requireEnv("INGOT_VMM"), "--kernel", requireEnv("INGOT_PVH_PAYLOAD"),
                          "--cmdline", mode, "--memory", "64M", "--stats-json", stats},
-                        {{}, {}, 60, sigtermAfter});
+                        options);
     Boot b{r, {}};
     std::ifstream f(stats);
     if (f) b.stats = nlohmann::json::parse(f, nullptr, false);
@@ -156,7 +165,7 @@ TEST(KvmPvh, I8042ResetEndsWithZero) {
 TEST(KvmPvh, SigtermStopsCleanlyAndWritesStats) {
     // The payload halts forever with interrupts off; SIGTERM must still end the monitor with 0
     // and the stats written.
-    auto b = bootPvh("h", 2.0);
+    auto b = bootPvh("h", 0.5, "pvh: halting");
     EXPECT_FALSE(b.result.timedOut);
     EXPECT_EQ(b.result.exitStatus, 0) << b.result.output;
     ASSERT_TRUE(b.stats.is_object());

@@ -30,7 +30,9 @@ ingot::testing::ProcessResult vmm(std::vector<std::string> args, const char* kvm
     if (kvmDevice) argv.push_back(std::string("INGOT_KVM_DEVICE=") + kvmDevice);
     argv.push_back(requireEnv("INGOT_VMM"));
     argv.insert(argv.end(), args.begin(), args.end());
-    return runProcess(argv, {{}, {}, 60});
+    ingot::testing::ProcessOptions options;
+    options.timeoutSeconds = 60;
+    return runProcess(argv, options);
 }
 
 int lineCount(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }

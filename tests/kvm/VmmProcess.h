@@ -36,7 +36,8 @@ struct ProcessOptions {
     std::string input;          // written to the child's stdin
     std::string inputAfter;     // when set, the input waits until the output contains this
     double timeoutSeconds = 300;
-    double sigtermAfterSeconds = 0;  // when > 0, SIGTERM the child after this long
+    double sigtermAfterSeconds = 0;  // when > 0, SIGTERM the child after this long…
+    std::string sigtermAfterOutput;  // …counted from when the output contains this (if set)
 };
 
 inline ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOptions& options) {
@@ -65,6 +66,10 @@ inline ProcessResult runProcess(const std::vector<std::string>& argv, const Proc
     if (!inputSent && options.inputAfter.empty()) sendInput();
     ProcessResult r;
     bool terminated = false;
+    // A signal sent before the child has blocked it kills the child outright; a test that means
+    // to stop a running monitor waits until the monitor says it runs.
+    bool sigtermArmed = options.sigtermAfterOutput.empty();
+    double sigtermBase = 0;
     char buf[4096];
     for (;;) {
         double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -73,7 +78,8 @@ inline ProcessResult runProcess(const std::vector<std::string>& argv, const Proc
             r.timedOut = true;
             break;
         }
-        if (options.sigtermAfterSeconds > 0 && elapsed > options.sigtermAfterSeconds && !terminated) {
+        if (options.sigtermAfterSeconds > 0 && sigtermArmed && !terminated &&
+            elapsed > sigtermBase + options.sigtermAfterSeconds) {
             kill(pid, SIGTERM);
             terminated = true;
         }
@@ -84,11 +90,27 @@ inline ProcessResult runProcess(const std::vector<std::string>& argv, const Proc
         if (got <= 0) break;
         r.output.append(buf, static_cast<size_t>(got));
         if (!inputSent && r.output.find(options.inputAfter) != std::string::npos) sendInput();
+        if (!sigtermArmed && r.output.find(options.sigtermAfterOutput) != std::string::npos) {
+            sigtermArmed = true;
+            sigtermBase = elapsed;
+        }
     }
     close(out[0]);
     close(in[1]);
+    // After end-of-output the child is exiting; after the deadline it was killed. A child stuck
+    // in uninterruptible sleep must still not hang the whole suite: give up after a minute.
     int status = 0;
-    waitpid(pid, &status, 0);
+    bool reaped = false;
+    for (int tick = 0; tick < 6000; ++tick) {
+        reaped = waitpid(pid, &status, WNOHANG) == pid;
+        if (reaped) break;
+        if (tick == 3000) kill(pid, SIGKILL);
+        usleep(10 * 1000);
+    }
+    if (!reaped) {
+        r.output += "\n[runProcess: the child did not end within a minute, even after SIGKILL]\n";
+        r.timedOut = true;
+    }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!r.timedOut && WIFEXITED(status)) r.exitStatus = WEXITSTATUS(status);
     return r;

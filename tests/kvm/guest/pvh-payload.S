@@ -3,7 +3,8 @@
  * The first byte of the command line picks the behaviour:
  *   e  check hvm_start_info's magic, print "pvh: ok" on COM1, debug-exit with 42 (status 85)
  *   t  triple fault (status 6)
- *   h  halt forever with interrupts off (for stop-by-signal tests)
+ *   h  print "pvh: halting" on COM1, then halt forever with interrupts off (stop-by-signal
+ *      tests send their signal once they see the line: the monitor is up by then)
  *   r  write the i8042 reset command (status 0)
  *   anything else: debug-exit with 1 (status 3)
  * A wrong start-info magic ends with debug-exit 2 (status 5).
@@ -29,7 +30,7 @@ pvh_entry:
     cmpb $'t', %al
     je triple_fault
     cmpb $'h', %al
-    je halt_forever
+    je say_halting
     cmpb $'r', %al
     je i8042_reset
     movb $1, %al
@@ -51,6 +52,16 @@ say_ok:
     movb $42, %al
     outb %al, $0xf4
     jmp halt_forever
+
+say_halting:
+    movl $halting, %esi
+1:  movb (%esi), %al
+    testb %al, %al
+    jz halt_forever
+    movw $0x3f8, %dx
+    outb %al, %dx
+    incl %esi
+    jmp 1b
 
 bad_magic:
     movb $2, %al
@@ -74,6 +85,8 @@ halt_forever:
     .data
 message:
     .asciz "pvh: ok\n"
+halting:
+    .asciz "pvh: halting\n"
     .balign 8
 null_idt:
     .word 0
