@@ -31,6 +31,18 @@ bool read_gpt(DiskReader& reader, BootScratch& s, GptTable* table, BootError* er
     }
     if (!reader.read(0, kGptSectors * kSector, s.gpt_sectors, nullptr, "the GPT", error))
         return false;
+    // A header that places its backup beyond the end of the disk is the mark of a truncated
+    // image: say so, rather than report the table malformed.
+    const uint8_t* lba1 = s.gpt_sectors + kSector;
+    uint64_t alternate = load_le64(lba1 + 32);
+    if (bytes_equal(lba1, "EFI PART", 8) && alternate >= sectors) {
+        error->set(Refusal::kDiskError, "disk is truncated: the backup GPT header belongs at LBA ")
+            .dec(alternate)
+            .add(" but the disk has ")
+            .dec(sectors)
+            .add(" sectors");
+        return false;
+    }
     GptStatus status = check_protective_mbr(ByteView(s.gpt_sectors, kSector));
     GptHeader header;
     if (status == GptStatus::kOk)

@@ -153,6 +153,7 @@ extern "C" [[noreturn]] void fw_exception(uint64_t vector) {
 extern "C" [[noreturn]] void fw_main(uint64_t start_info) {
     console_init();
     report_progress(Progress::kFirmwareEntry);
+    console_write("ingot-fw: start\n");
     install_idt();
     BootError error;
     uint64_t rsdp = 0;
