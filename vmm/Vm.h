@@ -8,9 +8,14 @@
 #include "Vcpu.h"
 #include "VmConfig.h"
 #include "VmLifecycle.h"
+#include "acpi/AcpiTables.h"
 #include "devices/BootProgress.h"
 #include "devices/IoBus.h"
 #include "devices/legacy/Uart16550.h"
+#include "devices/virtio/RawFileBackend.h"
+#include "devices/virtio/VirtioBlk.h"
+#include "devices/virtio/VirtioMmioTransport.h"
+#include "devices/virtio/VirtioWorker.h"
 #include "kvm/Kvm.h"
 
 namespace ingot::vmm {
@@ -32,7 +37,17 @@ public:
     std::string statsJson() const;
 
 private:
+    // A virtio-mmio device with its transport and worker thread. Declared last, the worker is
+    // destroyed (stopped) first, before the transport it calls into.
+    struct VirtioSlot {
+        std::shared_ptr<virtio::VirtioBlk> blk;
+        std::shared_ptr<virtio::VirtioMmioTransport> transport;
+        std::unique_ptr<virtio::VirtioWorker> worker;
+    };
+
     void loadBootImage();
+    void openDisks();
+    void addVirtioDevices(acpi::AcpiLayout& acpiLayout);
 
     VmConfig config_;
     std::chrono::steady_clock::time_point start_;
@@ -48,6 +63,11 @@ private:
     std::vector<std::unique_ptr<InterruptLine>> irqLines_;
     std::shared_ptr<Uart16550> uart_;
     std::shared_ptr<BootProgress> bootProgress_;
+    // Opened before KVM so a bad --disk is a usage error (2), not hidden behind no KVM (4).
+    std::vector<std::unique_ptr<virtio::RawFileBackend>> diskBackends_;
+    // Declared after everything the devices use (memory, VM, buses), so they are destroyed, and
+    // their workers stopped, before any of it.
+    std::vector<VirtioSlot> virtio_;
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
     std::map<std::string, uint64_t> vmKvmStats_;
     BootEntry entry_{};

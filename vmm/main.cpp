@@ -93,6 +93,13 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(1u, kMaxCpus));
     app.add_option("--memory", memory, "guest memory, e.g. 512M or 2G")->capture_default_str();
+    std::vector<std::string> disks;
+    app.add_option("--disk", disks,
+                   "raw disk image as a virtio-blk device: PATH[,readonly]; repeat for more "
+                   "(the first is /dev/vda)")
+        ->type_size(1)
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_option("--stats-json", config.statsJson,
                    "write exits, wall time, boot progress and vCPU CPU time here at exit");
     app.footer(
@@ -124,6 +131,7 @@ int main(int argc, char** argv) {
 
     try {
         config.memoryBytes = parseSize(memory);
+        for (const auto& spec : disks) config.disks.push_back(parseDiskSpec(spec));
         Vm vm(config);
         SmallStackThread signalThread([&] {
             int sig = 0;

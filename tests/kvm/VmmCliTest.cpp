@@ -105,3 +105,34 @@ TEST(VmmCli, HelpListsFlagsAndExitCodes) {
                              "--stats-json", "Exit status"})
         EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
 }
+
+TEST(VmmCli, BadDisksAreUsageErrorsBeforeKvm) {
+    // Even with no KVM the disk is reported: a usage error comes first.
+    auto pvh = requireEnv("INGOT_PVH_PAYLOAD");
+    auto r = vmm({"--kernel", pvh, "--disk", "/nonexistent/disk.img"}, "/nonexistent/kvm");
+    EXPECT_EQ(r.exitStatus, 2) << r.output;
+    EXPECT_NE(r.output.find("cannot open disk /nonexistent/disk.img"), std::string::npos) << r.output;
+    EXPECT_EQ(lineCount(r.output), 1) << r.output;
+
+    auto odd = scratchFile("odd.img", std::string(1000, 'x'));
+    r = vmm({"--kernel", pvh, "--disk", odd + ",readonly"}, "/nonexistent/kvm");
+    EXPECT_EQ(r.exitStatus, 2) << r.output;
+    EXPECT_NE(r.output.find("not a whole number of 512-byte sectors"), std::string::npos) << r.output;
+
+    r = vmm({"--kernel", pvh, "--disk", scratchFile("ok.img", std::string(512, 'x')) + ",ro"});
+    EXPECT_EQ(r.exitStatus, 2) << r.output;
+    EXPECT_NE(r.output.find("unknown option 'ro'"), std::string::npos) << r.output;
+
+    std::vector<std::string> many{"--kernel", pvh};
+    auto disk = scratchFile("many.img", std::string(512, 'x'));
+    for (int i = 0; i < 17; ++i) many.insert(many.end(), {"--disk", disk});
+    r = vmm(many, "/nonexistent/kvm");
+    EXPECT_EQ(r.exitStatus, 2) << r.output;
+    EXPECT_NE(r.output.find("17 disks: at most 16"), std::string::npos) << r.output;
+}
+
+TEST(VmmCli, DiskFlagIsDocumentedInHelp) {
+    auto r = vmm({"--help"});
+    EXPECT_NE(r.output.find("--disk"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("readonly"), std::string::npos) << r.output;
+}

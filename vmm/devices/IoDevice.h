@@ -24,6 +24,14 @@ public:
     virtual void set(bool level) = 0;
 };
 
+// An edge-triggered interrupt input (a KVM irqfd): each call is one edge. Unlike InterruptLine it
+// can be raised from any thread without a VM exit or an ioctl.
+class EdgeInterrupt {
+public:
+    virtual ~EdgeInterrupt() = default;
+    virtual void trigger() = 0;
+};
+
 // Little-endian value of what the guest wrote, whatever the access width.
 inline uint64_t accessValue(std::span<const uint8_t> data) {
     uint64_t v = 0;

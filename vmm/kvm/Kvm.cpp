@@ -106,7 +106,7 @@ void KvmVm::setIrqLine(uint32_t gsi, bool level) {
     if (::ioctl(fd_.get(), KVM_IRQ_LINE, &irq) < 0) throwSystemError("KVM_IRQ_LINE", errno);
 }
 
-void KvmVm::setPcGsiRouting() {
+void KvmVm::setPcGsiRouting(uint32_t picIrqLimit) {
     constexpr unsigned kPins = 24;
     constexpr unsigned kMaxEntries = 64;
     size_t bytes = sizeof(kvmabi::IrqRoutingHeader) + kMaxEntries * sizeof(kvm_irq_routing_entry);
@@ -121,7 +121,7 @@ void KvmVm::setPcGsiRouting() {
         e.u.irqchip.irqchip = chip;
         e.u.irqchip.pin = pin;
     };
-    for (uint32_t i = 0; i < 16; ++i) {
+    for (uint32_t i = 0; i < 16 && i < picIrqLimit; ++i) {
         if (i == 2) continue;  // the cascade
         add(i, i < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, i % 8);
     }
@@ -138,6 +138,24 @@ int KvmVm::createVcpu(unsigned index) {
     int fd = ::ioctl(fd_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(index));
     if (fd < 0) throwSystemError("KVM_CREATE_VCPU " + std::to_string(index), errno);
     return fd;
+}
+
+void KvmVm::addIoEventFd(uint64_t gpa, uint32_t length, uint64_t value, int eventFd) {
+    kvm_ioeventfd io{};
+    io.datamatch = value;
+    io.addr = gpa;
+    io.len = length;
+    io.fd = eventFd;
+    io.flags = KVM_IOEVENTFD_FLAG_DATAMATCH;
+    if (::ioctl(fd_.get(), KVM_IOEVENTFD, &io) < 0) throwSystemError("KVM_IOEVENTFD", errno);
+}
+
+void KvmVm::addIrqFd(uint32_t gsi, int eventFd) {
+    kvm_irqfd irq{};
+    irq.fd = static_cast<uint32_t>(eventFd);
+    irq.gsi = gsi;
+    if (::ioctl(fd_.get(), KVM_IRQFD, &irq) < 0)
+        throwSystemError("KVM_IRQFD for GSI " + std::to_string(gsi), errno);
 }
 
 }  // namespace ingot::vmm

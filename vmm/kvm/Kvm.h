@@ -37,9 +37,15 @@ public:
     // Raises or lowers an interrupt line of the in-kernel irqchip.
     void setIrqLine(uint32_t gsi, bool level);
     // KVM's default routing sends GSI 0 (the PIT) to IOAPIC pin 0; PC firmware convention and
-    // our MADT override put it on pin 2.
-    void setPcGsiRouting();
+    // our MADT override put it on pin 2. ISA IRQs below `picIrqLimit` also reach the 8259 PIC;
+    // the ones from there on reach only the IOAPIC.
+    void setPcGsiRouting(uint32_t picIrqLimit = 16);
     int createVcpu(unsigned index);
+    // A `length`-byte guest write of `value` to MMIO address `gpa` signals `eventFd` inside KVM
+    // (KVM_IOEVENTFD with datamatch); the vCPU never exits to the monitor for it.
+    void addIoEventFd(uint64_t gpa, uint32_t length, uint64_t value, int eventFd);
+    // A write to `eventFd` pulses `gsi` (KVM_IRQFD), from any thread.
+    void addIrqFd(uint32_t gsi, int eventFd);
 
 private:
     FileDescriptor fd_;

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace ingot::vmm::virtio {
+
+// Where a block device's bytes live: a raw file today, a qcow2 overlay over a verified base disk
+// later. The device checks every request against sizeBytes() before it gets here, so a backend
+// only sees in-range, sector-aligned requests. Called from the device's worker thread only.
+class BlockBackend {
+public:
+    virtual ~BlockBackend() = default;
+
+    virtual uint64_t sizeBytes() const = 0;
+    virtual bool readOnly() const = 0;
+    // For messages: "raw file /x/disk.img".
+    virtual std::string describe() const = 0;
+
+    // Fill `buffers` with the bytes at `offset`, or write them there, completely. Return 0 or
+    // an errno value.
+    virtual int read(uint64_t offset, std::span<const iovec> buffers) = 0;
+    virtual int write(uint64_t offset, std::span<const iovec> buffers) = 0;
+    // Make every completed write durable.
+    virtual int flush() = 0;
+};
+
+}  // namespace ingot::vmm::virtio
