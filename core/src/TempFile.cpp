@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 #include "ingot/core/Error.h"
@@ -34,13 +35,35 @@ void TempFile::write(const void* bytes, size_t size) {
 }
 
 void TempFile::commit(unsigned mode) {
+    finish(mode, true);
+}
+
+void TempFile::commitWithoutReplacing(unsigned mode) {
+    finish(mode, false);
+}
+
+void TempFile::finish(unsigned mode, bool replace) {
     if (::fchmod(fd_, mode) < 0) throwSystemError("cannot set the mode of " + destination_, errno);
     if (::fsync(fd_) < 0) throwSystemError("cannot write " + destination_, errno);
     int fd = fd_;
     fd_ = -1;
     if (::close(fd) < 0) throwSystemError("cannot write " + destination_, errno);
-    if (::rename(temporaryPath_.c_str(), destination_.c_str()) < 0)
-        throwSystemError("cannot rename " + temporaryPath_ + " to " + destination_, errno);
+    if (replace) {
+        if (::rename(temporaryPath_.c_str(), destination_.c_str()) < 0)
+            throwSystemError("cannot rename " + temporaryPath_ + " to " + destination_, errno);
+    } else if (::renameat2(AT_FDCWD, temporaryPath_.c_str(), AT_FDCWD, destination_.c_str(),
+                           RENAME_NOREPLACE) < 0) {
+        // Some filesystems lack RENAME_NOREPLACE; link() refuses an existing name just as well.
+        if (errno != EINVAL && errno != ENOSYS) {
+            if (errno == EEXIST) throw Error(destination_ + " already exists", ExitStatus::kUsage);
+            throwSystemError("cannot rename " + temporaryPath_ + " to " + destination_, errno);
+        }
+        if (::link(temporaryPath_.c_str(), destination_.c_str()) < 0) {
+            if (errno == EEXIST) throw Error(destination_ + " already exists", ExitStatus::kUsage);
+            throwSystemError("cannot link " + temporaryPath_ + " to " + destination_, errno);
+        }
+        ::unlink(temporaryPath_.c_str());
+    }
     committed_ = true;
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <exception>
 #include <memory>
 #include <set>
@@ -234,6 +235,19 @@ std::vector<Sha256Digest> writeBootPack(const std::vector<BootPackMember>& membe
         throw Error("libarchive wrote a boot pack of " + std::to_string(written) +
                     " bytes where the canonical form has " + std::to_string(expected));
     return digests;
+}
+
+std::string canonicalEntryHeader(std::string_view name, uint64_t size, uint32_t inode) {
+    bool trailer = inode == 0;
+    char fields[kNewcHeaderSize + 1];
+    std::snprintf(fields, sizeof fields,
+                  "070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x", inode,
+                  trailer ? 0u : 0100644u, 0u, 0u, 1u, 0u, static_cast<unsigned>(size), 0u, 0u, 0u,
+                  0u, static_cast<unsigned>(name.size() + 1), 0u);
+    std::string header(fields, kNewcHeaderSize);
+    header += name;
+    header.resize(padTo4(kNewcHeaderSize + name.size() + 1), '\0');
+    return header;
 }
 
 std::vector<uint8_t> buildBootPack(const std::vector<BootPackMember>& members) {

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
+#include "ReadAt.h"
 #include "WriteAt.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/Sha256.h"
@@ -21,6 +23,20 @@ void storeLe32(uint8_t* p, uint32_t v) {
 }
 void storeLe64(uint8_t* p, uint64_t v) {
     for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+uint16_t loadLe16(const uint8_t* p) {
+    return static_cast<uint16_t>(p[0] | p[1] << 8);
+}
+uint32_t loadLe32(const uint8_t* p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) v = v << 8 | p[i];
+    return v;
+}
+uint64_t loadLe64(const uint8_t* p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
+    return v;
 }
 
 uint32_t crc32Of(const uint8_t* data, size_t size) {
@@ -233,6 +249,193 @@ void writeGpt(int fd, const GptDisk& disk, std::string_view where) {
     detail::writeAllAt(fd, primary.data(), primary.size(), 0, where);
     detail::writeAllAt(fd, backup.data(), backup.size(),
                        (disk.sectorCount - 1 - kGptEntrySectors) * kSectorSize, where);
+}
+
+namespace {
+
+std::string hex32(uint32_t v) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string text = "0x";
+    for (int shift = 28; shift >= 0; shift -= 4) text += kDigits[(v >> shift) & 0xF];
+    return text;
+}
+
+struct GptHeader {
+    uint64_t myLba, alternateLba, firstUsable, lastUsable, entriesLba;
+    uint32_t entryCount, entrySize, entriesCrc;
+    Guid diskGuid;
+};
+
+Error gptError(std::string_view where, const std::string& what) {
+    return Error(std::string(where) + ": " + what, ExitStatus::kVerification);
+}
+
+GptHeader parseHeader(const uint8_t* h, uint64_t lba, const char* which, std::string_view where) {
+    std::string label = std::string(which) + " GPT header (LBA " + std::to_string(lba) + ", byte " +
+                        std::to_string(lba * kSectorSize) + ")";
+    auto fail = [&](const std::string& why) { return gptError(where, label + ": " + why); };
+    if (std::memcmp(h, "EFI PART", 8) != 0) throw fail("no \"EFI PART\" signature");
+    if (loadLe32(h + 8) != 0x00010000)
+        throw fail("revision " + hex32(loadLe32(h + 8)) + ", expected 0x00010000");
+    uint32_t headerSize = loadLe32(h + 12);
+    if (headerSize < 92 || headerSize > kSectorSize)
+        throw fail("header size " + std::to_string(headerSize) + " is outside 92-512");
+    std::vector<uint8_t> copy(h, h + headerSize);
+    storeLe32(copy.data() + 16, 0);
+    uint32_t stored = loadLe32(h + 16), computed = crc32Of(copy.data(), copy.size());
+    if (stored != computed)
+        throw fail("header CRC32 is " + hex32(stored) + " but the header's bytes give " +
+                   hex32(computed) + " (the header was modified or is corrupt)");
+    GptHeader header;
+    header.myLba = loadLe64(h + 24);
+    header.alternateLba = loadLe64(h + 32);
+    header.firstUsable = loadLe64(h + 40);
+    header.lastUsable = loadLe64(h + 48);
+    header.diskGuid = Guid::fromDiskBytes(h + 56);
+    header.entriesLba = loadLe64(h + 72);
+    header.entryCount = loadLe32(h + 80);
+    header.entrySize = loadLe32(h + 84);
+    header.entriesCrc = loadLe32(h + 88);
+    if (header.myLba != lba) throw fail("claims to be at LBA " + std::to_string(header.myLba));
+    if (header.entryCount != kGptEntryCount || header.entrySize != kGptEntrySize)
+        throw fail("has " + std::to_string(header.entryCount) + " entries of " +
+                   std::to_string(header.entrySize) + " bytes; ingot images use " +
+                   std::to_string(kGptEntryCount) + " of " + std::to_string(kGptEntrySize));
+    return header;
+}
+
+void checkEntriesCrc(const GptHeader& header, const uint8_t* entries, const char* which,
+                     std::string_view where) {
+    uint32_t computed = crc32Of(entries, kGptEntryCount * kGptEntrySize);
+    if (computed != header.entriesCrc)
+        throw gptError(where, std::string(which) + " GPT entry array (LBA " +
+                                  std::to_string(header.entriesLba) + ", byte " +
+                                  std::to_string(header.entriesLba * kSectorSize) + "): CRC32 is " +
+                                  hex32(computed) + " but the header records " +
+                                  hex32(header.entriesCrc) +
+                                  " (a partition entry was modified or is corrupt)");
+}
+
+GptPartition parseEntry(const uint8_t* e, size_t index, uint64_t entryOffset,
+                        std::string_view where) {
+    GptPartition p;
+    p.type = Guid::fromDiskBytes(e);
+    p.unique = Guid::fromDiskBytes(e + 16);
+    p.firstLba = loadLe64(e + 32);
+    p.lastLba = loadLe64(e + 40);
+    p.attributes = loadLe64(e + 48);
+    for (size_t c = 0; c < kGptNameUnits; ++c) {
+        uint16_t unit = loadLe16(e + 56 + 2 * c);
+        if (unit == 0) break;
+        if (unit < 0x20 || unit > 0x7e)
+            throw gptError(where, "GPT entry " + std::to_string(index + 1) + " (byte " +
+                                      std::to_string(entryOffset) +
+                                      "): name is not printable ASCII");
+        p.name += static_cast<char>(unit);
+    }
+    return p;
+}
+
+// The first byte where `actual` differs from `expected`, or npos.
+size_t firstDifference(const uint8_t* actual, const std::vector<uint8_t>& expected) {
+    for (size_t i = 0; i < expected.size(); ++i)
+        if (actual[i] != expected[i]) return i;
+    return std::string::npos;
+}
+
+}  // namespace
+
+GptDisk readGpt(int fd, uint64_t fileSize, std::string_view where) {
+    constexpr uint64_t kMinimumSectors = kGptFirstUsableLba + 1 + kGptEntrySectors + 1;
+    if (fileSize % kSectorSize != 0)
+        throw gptError(where, "size " + std::to_string(fileSize) +
+                                  " bytes is not a whole number of 512-byte sectors "
+                                  "(truncated?)");
+    if (fileSize / kSectorSize < kMinimumSectors)
+        throw gptError(where, "only " + std::to_string(fileSize) +
+                                  " bytes, too small to hold a GPT disk (truncated?)");
+    uint64_t lastLba = fileSize / kSectorSize - 1;
+
+    std::vector<uint8_t> primary(kGptFirstUsableLba * kSectorSize);
+    detail::readAllAt(fd, primary.data(), primary.size(), 0, where);
+    if (primary[510] != 0x55 || primary[511] != 0xAA || primary[446 + 4] != 0xEE)
+        throw gptError(where,
+                       "LBA 0 is not a protective MBR (no 0x55AA signature and type-0xEE entry); "
+                       "not a GPT disk");
+    GptHeader head = parseHeader(primary.data() + kSectorSize, 1, "primary", where);
+    if (head.alternateLba != lastLba)
+        throw gptError(where, "the primary GPT header puts the backup header at LBA " +
+                                  std::to_string(head.alternateLba) +
+                                  ", but the file's last sector is LBA " + std::to_string(lastLba) +
+                                  (head.alternateLba > lastLba ? " (file truncated?)" : ""));
+    if (head.entriesLba != 2)
+        throw gptError(where, "the primary GPT header puts its entries at LBA " +
+                                  std::to_string(head.entriesLba) + ", not 2");
+    if (head.firstUsable != kGptFirstUsableLba || head.lastUsable != gptLastUsableLba(lastLba + 1))
+        throw gptError(where, "the primary GPT header's usable area " +
+                                  std::to_string(head.firstUsable) + "-" +
+                                  std::to_string(head.lastUsable) + " is not " +
+                                  std::to_string(kGptFirstUsableLba) + "-" +
+                                  std::to_string(gptLastUsableLba(lastLba + 1)));
+    const uint8_t* entries = primary.data() + 2 * kSectorSize;
+    checkEntriesCrc(head, entries, "primary", where);
+
+    uint64_t backupOffset = (lastLba - kGptEntrySectors) * kSectorSize;
+    std::vector<uint8_t> backup((kGptEntrySectors + 1) * kSectorSize);
+    detail::readAllAt(fd, backup.data(), backup.size(), backupOffset, where);
+    GptHeader tail =
+        parseHeader(backup.data() + kGptEntrySectors * kSectorSize, lastLba, "backup", where);
+    if (tail.alternateLba != 1 || tail.entriesLba != lastLba - kGptEntrySectors)
+        throw gptError(where, "the backup GPT header (LBA " + std::to_string(lastLba) +
+                                  ") does not point back at LBA 1 and its entries at LBA " +
+                                  std::to_string(lastLba - kGptEntrySectors));
+    checkEntriesCrc(tail, backup.data(), "backup", where);
+    if (tail.diskGuid != head.diskGuid || tail.firstUsable != head.firstUsable ||
+        tail.lastUsable != head.lastUsable)
+        throw gptError(where, "the primary and backup GPT headers describe different disks");
+    if (std::memcmp(entries, backup.data(), kGptEntryCount * kGptEntrySize) != 0)
+        throw gptError(where, "the primary and backup GPT entry arrays differ");
+
+    GptDisk disk;
+    disk.sectorCount = lastLba + 1;
+    disk.diskGuid = head.diskGuid;
+    std::optional<size_t> firstUnused;
+    for (size_t i = 0; i < kGptEntryCount; ++i) {
+        const uint8_t* e = entries + i * kGptEntrySize;
+        uint64_t entryOffset = 2 * kSectorSize + i * kGptEntrySize;
+        if (Guid::fromDiskBytes(e).isZero()) {
+            if (!firstUnused) firstUnused = i;
+            continue;
+        }
+        if (firstUnused)
+            throw gptError(where, "GPT entry " + std::to_string(i + 1) + " (byte " +
+                                      std::to_string(entryOffset) +
+                                      ") is used after unused entry " +
+                                      std::to_string(*firstUnused + 1) +
+                                      "; ingot images list their partitions first");
+        disk.partitions.push_back(parseEntry(e, i, entryOffset, where));
+    }
+    try {
+        checkDisk(disk);
+    } catch (const Error& e) {
+        throw gptError(where, e.what());
+    }
+
+    // Everything the checks above accept must also be byte-for-byte what the writer produces
+    // for this description (protective MBR included), so no reserved field, boot code or
+    // padding can carry unsigned data.
+    std::vector<uint8_t> expected = gptPrimaryRegion(disk);
+    size_t at = firstDifference(primary.data(), expected);
+    if (at != std::string::npos)
+        throw gptError(where, std::string(at < kSectorSize ? "protective MBR" : "GPT") + " byte " +
+                                  std::to_string(at) +
+                                  " differs from the canonical form of this table");
+    expected = gptBackupRegion(disk);
+    at = firstDifference(backup.data(), expected);
+    if (at != std::string::npos)
+        throw gptError(where, "backup GPT byte " + std::to_string(backupOffset + at) +
+                                  " differs from the canonical form of this table");
+    return disk;
 }
 
 }  // namespace ingot::image

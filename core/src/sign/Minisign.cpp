@@ -200,8 +200,15 @@ MinisignPublicKey readPublicKeyFile(const std::string& path) {
     return parsePublicKey(readKeyFile(path, "public key"), "public key " + path);
 }
 
-void writePublicKeyFile(const std::string& path, const MinisignPublicKey& key) {
-    writeFileAtomically(path, formatPublicKey(key), 0644);
+void writePublicKeyFile(const std::string& path, const MinisignPublicKey& key,
+                        KeyFileReplace replace) {
+    std::string text = formatPublicKey(key);
+    TempFile file(path);
+    file.write(text.data(), text.size());
+    if (replace == KeyFileReplace::kAllow)
+        file.commit(0644);
+    else
+        file.commitWithoutReplacing(0644);
 }
 
 std::string formatSecretKey(const MinisignSecretKey& key) {
@@ -263,12 +270,16 @@ MinisignSecretKey readSecretKeyFile(const std::string& path) {
     return parseSecretKey(text, "secret key " + path);
 }
 
-void writeSecretKeyFile(const std::string& path, const MinisignSecretKey& key) {
+void writeSecretKeyFile(const std::string& path, const MinisignSecretKey& key,
+                        KeyFileReplace replace) {
     std::string text = formatSecretKey(key);
     TempFile file(path);
     file.write(text.data(), text.size());
     OPENSSL_cleanse(text.data(), text.size());
-    file.commit(0600);
+    if (replace == KeyFileReplace::kAllow)
+        file.commit(0600);
+    else
+        file.commitWithoutReplacing(0600);
 }
 
 std::string signMinisign(const MinisignSecretKey& key, std::string_view message,
@@ -319,6 +330,21 @@ std::string verifyMinisign(const MinisignPublicKey& key, std::string_view messag
                        concat({{signature, 64}, {trustedComment.data(), trustedComment.size()}})))
         throw fail("the trusted comment's signature does not verify");
     return std::string(trustedComment);
+}
+
+MinisignSignatureInfo describeMinisign(std::string_view signatureText) {
+    MinisignSignatureInfo info;
+    std::vector<std::string_view> lines = splitLines(signatureText);
+    Bytes blob;
+    if (lines.size() >= 2 && base64Decode(lines[1], &blob) && blob.size() == 74) {
+        info.algorithm = std::string(blob.begin(), blob.begin() + 2);
+        MinisignKeyId id{};
+        std::copy_n(blob.begin() + 2, 8, id.begin());
+        info.keyId = id;
+    }
+    if (lines.size() >= 3 && lines[2].starts_with(kTrustedPrefix))
+        info.trustedComment = std::string(lines[2].substr(kTrustedPrefix.size()));
+    return info;
 }
 
 }  // namespace ingot::sign

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../../support/TempDir.h"
 #include "ingot/core/Error.h"
 #include "ingot/fw/Bytes.h"
 
@@ -22,34 +23,6 @@ namespace ingot::test {
 
 using Bytes = std::vector<uint8_t>;
 
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "ingot-core-test-XXXXXX").string();
-        if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::filesystem::path& path() const { return path_; }
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-    // Names of everything in the directory, sorted.
-    std::vector<std::string> list() const {
-        std::vector<std::string> names;
-        for (const auto& entry : std::filesystem::directory_iterator(path_))
-            names.push_back(entry.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-
-private:
-    std::filesystem::path path_;
-};
 
 inline Bytes readFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

@@ -23,8 +23,13 @@ public:
     void write(const void* bytes, size_t size);
     // Sets the final mode, syncs, closes and renames over the destination.
     void commit(unsigned mode);
+    // As commit(), but fails with EEXIST (status kUsage) if the destination exists, with no
+    // window in which a file created there by someone else could be replaced.
+    void commitWithoutReplacing(unsigned mode);
 
 private:
+    void finish(unsigned mode, bool replace);
+
     std::string destination_;
     std::string temporaryPath_;
     int fd_ = -1;

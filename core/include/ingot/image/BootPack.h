@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ingot/core/Sha256.h"
@@ -52,6 +53,12 @@ using ByteSink = std::function<void(const void* data, size_t size)>;
 // on a bad member, a file that changed size, or a libarchive failure.
 std::vector<Sha256Digest> writeBootPack(const std::vector<BootPackMember>& members,
                                         const ByteSink& sink);
+
+// The header the writer emits for an entry: the 110-byte newc header, the name, its NUL and the
+// zero padding. `inode` is the entry's index + 1; the trailer is ("TRAILER!!!", 0, 0). Readers
+// compare what they find with this to prove a pack canonical (tests hold it to the writer).
+std::string canonicalEntryHeader(std::string_view name, uint64_t size, uint32_t inode);
+inline constexpr const char* kBootPackTrailerName = "TRAILER!!!";
 
 // The whole archive in memory (tests, small packs).
 std::vector<uint8_t> buildBootPack(const std::vector<BootPackMember>& members);

@@ -80,4 +80,13 @@ std::vector<uint8_t> gptBackupRegion(const GptDisk& disk);
 // (ftruncate, so everything else stays a hole). `where` names the file in errors.
 void writeGpt(int fd, const GptDisk& disk, std::string_view where);
 
+// Reads the GPT of the disk in `fd` (`fileSize` bytes; `where` names it in errors) and checks
+// it: protective MBR, both headers and their CRCs, both entry arrays and their CRCs, the two
+// copies agreeing, the disk size the headers claim matching the file, used entries first and
+// within the usable area, names printable ASCII, and every byte of both regions (the protective
+// MBR included) exactly as gptPrimaryRegion/gptBackupRegion lay them out. Reads only the two
+// table regions, whatever the file's size. Throws ingot::Error with status kVerification naming the
+// sector or entry.
+GptDisk readGpt(int fd, uint64_t fileSize, std::string_view where);
+
 }  // namespace ingot::image

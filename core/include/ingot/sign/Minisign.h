@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,8 +51,13 @@ std::string formatPublicKey(const MinisignPublicKey& key);
 // source in errors.
 MinisignPublicKey parsePublicKey(std::string_view text, std::string_view where);
 MinisignPublicKey readPublicKeyFile(const std::string& path);
+// Whether writing a key file may replace one that exists. kRefuse fails with status kUsage and
+// leaves the existing file alone; keys are easy to destroy and impossible to get back.
+enum class KeyFileReplace { kAllow, kRefuse };
+
 // Written atomically (temporary name + rename), mode 0644.
-void writePublicKeyFile(const std::string& path, const MinisignPublicKey& key);
+void writePublicKeyFile(const std::string& path, const MinisignPublicKey& key,
+                        KeyFileReplace replace = KeyFileReplace::kAllow);
 
 std::string formatSecretKey(const MinisignSecretKey& key);
 // Accepts only unencrypted keys (`minisign -G -W`); an encrypted one is refused with advice.
@@ -59,7 +65,8 @@ std::string formatSecretKey(const MinisignSecretKey& key);
 MinisignSecretKey parseSecretKey(std::string_view text, std::string_view where);
 MinisignSecretKey readSecretKeyFile(const std::string& path);
 // Written with mode 0600 from the start, under a temporary name renamed into place.
-void writeSecretKeyFile(const std::string& path, const MinisignSecretKey& key);
+void writeSecretKeyFile(const std::string& path, const MinisignSecretKey& key,
+                        KeyFileReplace replace = KeyFileReplace::kAllow);
 
 // The .minisig text for `message`: prehashed ("ED") signature, the trusted comment signed along
 // with it. Comments must be single lines. Each line ends in "\n".
@@ -70,5 +77,15 @@ std::string signMinisign(const MinisignSecretKey& key, std::string_view message,
 // and returns the trusted comment. Throws ingot::Error with status kVerification on any failure.
 std::string verifyMinisign(const MinisignPublicKey& key, std::string_view message,
                            std::string_view signatureText, std::string_view where = "signature");
+
+// What a .minisig says about itself before anything is verified, for tools that describe an
+// image without a trusted key: each field is empty when the text does not have it in the
+// expected place and form. Nothing here is authenticated.
+struct MinisignSignatureInfo {
+    std::optional<MinisignKeyId> keyId;
+    std::optional<std::string> algorithm;  // "ED" (prehashed) or "Ed" (legacy)
+    std::optional<std::string> trustedComment;
+};
+MinisignSignatureInfo describeMinisign(std::string_view signatureText);
 
 }  // namespace ingot::sign

@@ -1,0 +1,45 @@
+// ingot: the command users type. This file only builds the command tree from the verbs and maps
+// errors to exit statuses (docs/cli.md); each verb is in verbs/.
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+#include <vector>
+
+#include "Verb.h"
+#include "ingot/core/Error.h"
+
+int main(int argc, char** argv) {
+    using ingot::ExitStatus;
+    CLI::App app{"ingot: build, verify and run signed gold VM images"};
+    app.require_subcommand(1);
+    app.footer(
+        "Exit status: 0 success; 2 usage or unreadable input; 3 image verification failed; "
+        "5 internal error. See docs/cli.md.");
+
+    std::vector<ingot::cli::Verb> verbs = {
+        ingot::cli::addKeyGenVerb(app),
+        ingot::cli::addVerifyVerb(app),
+        ingot::cli::addInspectVerb(app),
+    };
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int status = app.exit(e);
+        return status == 0 ? 0 : static_cast<int>(ExitStatus::kUsage);
+    }
+
+    try {
+        for (const ingot::cli::Verb& verb : verbs)
+            if (verb.command->parsed()) return verb.run();
+        std::cerr << "ingot: no command given\n";
+        return static_cast<int>(ExitStatus::kUsage);
+    } catch (const ingot::Error& e) {
+        const char* kind = e.status() == ExitStatus::kVerification ? "verification failed: " : "";
+        std::cerr << "ingot: " << kind << ingot::cli::printable(e.what()) << "\n";
+        return static_cast<int>(e.status());
+    } catch (const std::exception& e) {
+        std::cerr << "ingot: internal error: " << ingot::cli::printable(e.what()) << "\n";
+        return static_cast<int>(ExitStatus::kInternal);
+    }
+}
