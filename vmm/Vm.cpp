@@ -169,8 +169,11 @@ void Vm::loadBootImage() {
         // kernels booted directly find them in the DSDT instead (a kernel with
         // CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES would register each twice).
         std::string cmdline = config_.cmdline;
-        for (unsigned i = 0; i < config_.disks.size(); ++i)
-            cmdline += " " + virtio::virtioMmioCmdlineParameter(virtio::virtioMmioSlot(i));
+        for (unsigned i = 0; i < config_.disks.size(); ++i) {
+            // Two appends, not `" " + word`: GCC 12 at -O3 warns (-Wrestrict) on the temporary.
+            cmdline += ' ';
+            cmdline += virtio::virtioMmioCmdlineParameter(virtio::virtioMmioSlot(i));
+        }
         PvhBootInputs in{fw, "firmware " + config_.firmware, cmdline, {}, acpi::kRsdpAddress};
         if (!initrd.empty()) in.modules.push_back({initrd, {}});
         entry_ = loadPvhElf(memory_, in);
