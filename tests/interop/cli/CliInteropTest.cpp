@@ -13,6 +13,7 @@
 #include <iterator>
 #include <string>
 
+#include "../../support/ShellTools.h"
 #include "ingot/image/ImageReader.h"
 
 namespace ingot {
@@ -28,23 +29,8 @@ Tools& tools() {
     return t;
 }
 
-std::string findProgram(const std::string& name) {
-    std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
-    size_t start = 0;
-    while (start <= path.size()) {
-        size_t colon = std::min(path.find(':', start), path.size());
-        fs::path candidate = fs::path(path.substr(start, colon - start)) / name;
-        if (colon > start && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-        start = colon + 1;
-    }
-    return {};
-}
-
-std::string quote(const std::string& text) {
-    std::string out = "'";
-    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
+using test::findProgram;
+using test::quote;
 
 struct Result {
     int status;
@@ -147,7 +133,7 @@ TEST_F(CliInterop, IngotVerifiesWithKeysMinisignGenerated) {
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
     ingot::Tools& t = ingot::tools();
-    t.minisign = ingot::findProgram("minisign");
+    t.minisign = ingot::test::findProgram("minisign");
     if (t.minisign.empty()) {
         std::fprintf(stderr,
                      "minisign not found (apt-get install minisign, or scripts/setup); "

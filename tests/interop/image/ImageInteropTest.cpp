@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "../../support/ShellTools.h"
 #include "ingot/image/Gpt.h"
 #include "ingot/image/Manifest.h"
 #include "ingot/sign/Minisign.h"
@@ -33,24 +34,8 @@ Tools& tools() {
     return t;
 }
 
-std::string findProgram(const std::string& name) {
-    std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
-    path += ":/usr/local/sbin:/usr/sbin:/sbin";
-    size_t start = 0;
-    while (start <= path.size()) {
-        size_t colon = std::min(path.find(':', start), path.size());
-        fs::path candidate = fs::path(path.substr(start, colon - start)) / name;
-        if (colon > start && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-        start = colon + 1;
-    }
-    return {};
-}
-
-std::string quote(const std::string& text) {
-    std::string out = "'";
-    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
+using test::findProgram;
+using test::quote;
 
 struct Result {
     int status;
@@ -264,9 +249,9 @@ TEST_F(ImageInterop, MakeTestImageReportsUsageErrors) {
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
     ingot::Tools& t = ingot::tools();
-    t.minisign = ingot::findProgram("minisign");
-    t.sfdisk = ingot::findProgram("sfdisk");
-    t.cpio = ingot::findProgram("cpio");
+    t.minisign = ingot::test::findProgram("minisign");
+    t.sfdisk = ingot::test::findProgram("sfdisk");
+    t.cpio = ingot::test::findProgram("cpio");
     const char* maker = std::getenv("MAKE_TEST_IMAGE");
     t.makeTestImage = maker ? maker : "";
     for (auto [path, package] : {std::pair{&t.minisign, "minisign"}, std::pair{&t.sfdisk, "fdisk"},
