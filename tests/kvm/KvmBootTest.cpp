@@ -17,11 +17,7 @@ using ingot::testing::runProcess;
 
 namespace {
 
-std::string scratchDir() {
-    auto dir = requireEnv("INGOT_TEST_SCRATCH");
-    std::filesystem::create_directories(dir);
-    return dir;
-}
+std::string scratchDir() { return ingot::testing::processScratchDir(); }
 
 struct Boot {
     ProcessResult result;

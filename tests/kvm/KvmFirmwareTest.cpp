@@ -22,7 +22,7 @@ namespace {
 class KvmFirmware : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        dir_ = std::filesystem::path(requireEnv("INGOT_TEST_SCRATCH")) / "firmware";
+        dir_ = std::filesystem::path(ingot::testing::processScratchDir()) / "firmware";
         std::filesystem::create_directories(dir_);
         auto key = ingot::sign::generateMinisignKey();
         ingot::sign::writePublicKeyFile((dir_ / "trusted.pub").string(), key.publicPart());

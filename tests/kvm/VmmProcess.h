@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -30,6 +31,33 @@ inline std::string requireEnv(const char* name) {
         std::exit(2);
     }
     return v;
+}
+
+// A scratch directory of this test process's own under INGOT_TEST_SCRATCH: the rig runs each kvm
+// test in its own process and several at once, so fixed names there would collide. Removed when
+// the process ends.
+inline std::string processScratchDir() {
+    struct Owned {
+        std::filesystem::path path;
+        Owned() {
+            // mkdtemp, not the pid: every rig boot is a fresh guest, so two rigs running at once
+            // give their test processes the same pid.
+            auto root = std::filesystem::path(requireEnv("INGOT_TEST_SCRATCH"));
+            std::filesystem::create_directories(root);
+            std::string pattern = (root / "run.XXXXXX").string();
+            if (!mkdtemp(pattern.data())) {
+                perror(("mkdtemp " + pattern).c_str());
+                std::exit(2);
+            }
+            path = pattern;
+        }
+        ~Owned() {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    };
+    static Owned owned;
+    return owned.path.string();
 }
 
 struct ProcessOptions {
