@@ -56,7 +56,9 @@ json describe(const image::ImageContents& contents, const image::Manifest& manif
                   {"hashBlockSize", manifest.verity->hashBlockSize},
                   {"rootHash", manifest.verity->rootHash},
                   {"salt", manifest.verity->salt},
-                  {"format", manifest.verity->format}};
+                  {"format", manifest.verity->format},
+                  {"hashOffset", manifest.verity->hashOffset},
+                  {"uuid", manifest.verity->uuid}};
     json doc = {
         {"image", contents.path},
         {"fileBytes", contents.fileSize},
@@ -114,8 +116,16 @@ void printText(const json& doc) {
     if (doc["verity"].is_null())
         std::cout << "verity:     none\n";
     else
-        std::cout << "verity:     " << doc["verity"]["algorithm"].get<std::string>()
-                  << ", root hash " << doc["verity"]["rootHash"].get<std::string>() << "\n";
+        std::cout << "verity:     format " << doc["verity"]["format"] << ", "
+                  << doc["verity"]["algorithm"].get<std::string>() << ", "
+                  << doc["verity"]["dataBlocks"] << " data blocks of "
+                  << doc["verity"]["dataBlockSize"] << " bytes, hash blocks of "
+                  << doc["verity"]["hashBlockSize"] << " bytes, tree at byte "
+                  << doc["verity"]["hashOffset"] << " after the superblock\n"
+                  << "            root hash " << doc["verity"]["rootHash"].get<std::string>()
+                  << "\n"
+                  << "            salt " << doc["verity"]["salt"].get<std::string>() << "\n"
+                  << "            uuid " << doc["verity"]["uuid"].get<std::string>() << "\n";
     const json& signature = doc["signature"];
     std::cout << "signature:  key id " << orNone(signature["keyId"]) << ", trusted comment "
               << (signature["trustedComment"].is_null()

@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
     app.add_option("--out", out, "disk image to write (replaced atomically)");
     app.add_option("--name", input.name, "image name")->capture_default_str();
     app.add_option("--version", input.version, "image version")->capture_default_str();
-    app.add_option("--root", root, "raw filesystem for the root partition");
+    app.add_option(
+        "--root", root,
+        "raw filesystem for the root partition (adds its dm-verity tree as root-verity)");
     app.add_option("--created", created, "creation time (default: SOURCE_DATE_EPOCH, else 0)");
     app.add_option("--cpus", input.defaults.cpus, "default vCPU count")
         ->capture_default_str()

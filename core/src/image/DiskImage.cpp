@@ -13,13 +13,13 @@
 #include "ingot/core/Sha256.h"
 #include "ingot/core/TempFile.h"
 #include "ingot/image/BootPack.h"
+#include "ingot/image/Verity.h"
 
 namespace ingot::image {
 namespace {
 
 constexpr uint64_t kMiB = 1024 * 1024;
 constexpr size_t kCopyChunk = 1 << 20;
-constexpr size_t kSparseBlock = 4096;
 
 uint64_t roundUpToMiB(uint64_t bytes) {
     return (bytes + kMiB - 1) / kMiB * kMiB;
@@ -48,9 +48,10 @@ uint64_t rootFileSize(const std::string& path) {
 }
 
 // Copies the root filesystem into its partition, leaving all-zero blocks as holes in the
-// (freshly truncated, hence zero) disk file.
-void copySparse(const std::string& path, uint64_t size, int fd, uint64_t offset,
-                const std::string& where) {
+// (freshly truncated, hence zero) disk file, and feeds every block of the partition, the zero
+// tail after the file included, to the verity tree: one pass over a root that may be GBs.
+void copyRootAndHash(const std::string& path, uint64_t size, int fd, uint64_t offset,
+                     VerityTreeBuilder& tree, uint64_t dataBlocks, const std::string& where) {
     std::string prefix = "cannot read root partition file " + path;
     int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0) throwSystemError(prefix, errno, ExitStatus::kUsage);
@@ -58,25 +59,41 @@ void copySparse(const std::string& path, uint64_t size, int fd, uint64_t offset,
         int fd;
         ~Closer() { ::close(fd); }
     } closer{in};
-    std::vector<char> buffer(kCopyChunk);
-    static const std::vector<char> zeros(kSparseBlock, 0);
+    static_assert(kCopyChunk % kVerityBlockSize == 0);
+    std::vector<uint8_t> buffer(kCopyChunk);
+    static const std::vector<uint8_t> zeros(kVerityBlockSize, 0);
     uint64_t done = 0;
-    for (;;) {
-        ssize_t n = ::read(in, buffer.data(), buffer.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throwSystemError(prefix, errno, ExitStatus::kUsage);
-        if (n == 0) break;
-        if (done + static_cast<uint64_t>(n) > size) break;
-        for (size_t at = 0; at < static_cast<size_t>(n); at += kSparseBlock) {
-            size_t length = std::min(kSparseBlock, static_cast<size_t>(n) - at);
-            if (std::equal(buffer.data() + at, buffer.data() + at + length, zeros.data())) continue;
-            detail::writeAllAt(fd, buffer.data() + at, length, offset + done + at, where);
+    bool end = false;
+    while (!end) {
+        // Whole blocks only (short reads are legal), so tree blocks line up with the file's.
+        size_t filled = 0;
+        while (filled < buffer.size()) {
+            ssize_t n = ::read(in, buffer.data() + filled, buffer.size() - filled);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throwSystemError(prefix, errno, ExitStatus::kUsage);
+            if (n == 0) {
+                end = true;
+                break;
+            }
+            filled += static_cast<size_t>(n);
         }
-        done += static_cast<uint64_t>(n);
+        if (done + filled > size) break;
+        std::fill(buffer.begin() + static_cast<long>(filled),
+                  buffer.begin() + static_cast<long>((filled + kVerityBlockSize - 1) /
+                                                     kVerityBlockSize * kVerityBlockSize),
+                  0);
+        for (size_t at = 0; at < filled; at += kVerityBlockSize) {
+            size_t length = std::min<size_t>(kVerityBlockSize, filled - at);
+            if (!std::equal(buffer.data() + at, buffer.data() + at + length, zeros.data()))
+                detail::writeAllAt(fd, buffer.data() + at, length, offset + done + at, where);
+            tree.addBlock(buffer.data() + at);
+        }
+        done += filled;
     }
     if (done != size)
         throw Error(prefix + ": the file changed size while the image was written",
                     ExitStatus::kUsage);
+    while (tree.blocksAdded() < dataBlocks) tree.addBlock(zeros.data());
 }
 
 struct Plan {
@@ -90,13 +107,14 @@ struct Plan {
 // The boot partition's size depends on the manifest, which lists that size: start from a guess
 // and repeat until the pack fits the partition the manifest describes. Manifest sizes move by a
 // few digits at most, so this settles in one or two rounds.
+// `otherBytes` are the sizes of the partitions after boot (root, root-verity), in role order.
 Plan plan(const DiskImageInput& input, const sign::MinisignSecretKey& key, Manifest manifest,
           const BootPackFile& kernel, const std::optional<BootPackFile>& initrd,
-          std::optional<uint64_t> rootBytes) {
+          const std::vector<uint64_t>& otherBytes) {
     uint64_t bootBytes = 1;
     for (int round = 0; round < 8; ++round) {
         std::vector<uint64_t> sizes = {bootBytes};
-        if (rootBytes) sizes.push_back(*rootBytes);
+        sizes.insert(sizes.end(), otherBytes.begin(), otherBytes.end());
         GptLayout layout = layoutGptPartitions(sizes);
 
         GptDisk gpt;
@@ -159,13 +177,57 @@ DiskImage writeDiskImage(const DiskImageInput& input, const sign::MinisignSecret
     BootPackFile kernel{input.kernelPath, kernelDigest.size};
     std::optional<BootPackFile> initrd;
     if (initrdDigest) initrd = BootPackFile{*input.initrdPath, initrdDigest->size};
-    Plan p = plan(input, key, std::move(manifest), kernel, initrd, rootBytes);
+
+    // The root hash is known only after the root has been read, and the root's place on the
+    // disk only after the boot partition is sized from the manifest. The manifest's size does
+    // not depend on the root hash (always 64 digits), so plan with a placeholder, write root
+    // and tree, then plan again with the real hash and insist on the same layout.
+    std::vector<uint64_t> otherBytes;
+    std::optional<VerityParams> verityParams;
+    if (rootBytes) {
+        uint64_t rootPartitionBytes = roundUpToMiB(*rootBytes);
+        VerityParams params;
+        params.dataBlocks = rootPartitionBytes / kVerityBlockSize;
+        params.salt = veritySalt(input.name);
+        params.uuid = deterministicGuid(input.name, "root-verity").bytes;
+        VerityTree placeholder;
+        placeholder.params = params;
+        placeholder.layout = verityLayout(params);
+        manifest.verity = placeholder.manifestVerity();
+        otherBytes = {rootPartitionBytes, placeholder.layout.areaBytes};
+        verityParams = std::move(params);
+    }
+    Plan p = plan(input, key, manifest, kernel, initrd, otherBytes);
 
     TempFile file(outputPath);
     const std::string& where = outputPath;
     if (::ftruncate(file.fd(), static_cast<off_t>(p.gpt.sectorCount * kSectorSize)) < 0)
         throwSystemError("cannot size " + where, errno);
     writeGpt(file.fd(), p.gpt, where);
+
+    std::optional<VerityTree> verity;
+    if (rootBytes) {
+        uint64_t verityOffset = p.gpt.partitions[2].firstLba * kSectorSize;
+        VerityTreeBuilder builder(
+            *verityParams, [&](uint64_t at, const uint8_t* data, size_t size) {
+                detail::writeAllAt(file.fd(), data, size, verityOffset + at, where);
+            });
+        copyRootAndHash(*input.rootPath, *rootBytes, file.fd(),
+                        p.gpt.partitions[1].firstLba * kSectorSize, builder,
+                        verityParams->dataBlocks, where);
+        verity = builder.finish();
+        manifest.verity = verity->manifestVerity();
+        Plan settled = plan(input, key, manifest, kernel, initrd, otherBytes);
+        bool same = settled.gpt.sectorCount == p.gpt.sectorCount &&
+                    settled.gpt.partitions.size() == p.gpt.partitions.size();
+        for (size_t i = 0; same && i < p.gpt.partitions.size(); ++i)
+            same = settled.gpt.partitions[i].firstLba == p.gpt.partitions[i].firstLba &&
+                   settled.gpt.partitions[i].lastLba == p.gpt.partitions[i].lastLba;
+        if (!same)
+            throw Error("image " + input.name +
+                        ": the partition layout moved once the verity root hash was known");
+        p = std::move(settled);
+    }
 
     uint64_t offset = p.gpt.partitions[0].firstLba * kSectorSize;
     std::vector<Sha256Digest> digests =
@@ -183,12 +245,10 @@ DiskImage writeDiskImage(const DiskImageInput& input, const sign::MinisignSecret
         throw Error("initrd " + *input.initrdPath + " changed while the image was written",
                     ExitStatus::kUsage);
 
-    if (rootBytes)
-        copySparse(*input.rootPath, *rootBytes, file.fd(),
-                   p.gpt.partitions[1].firstLba * kSectorSize, where);
     file.commit(0644);
-    return {std::move(p.manifest), std::move(p.manifestText), std::move(p.signature),
-            std::move(p.gpt), p.packBytes};
+    return {
+        std::move(p.manifest), std::move(p.manifestText), std::move(p.signature), std::move(p.gpt),
+        p.packBytes,           std::move(verity)};
 }
 
 }  // namespace ingot::image

@@ -14,6 +14,7 @@
 #include "ReadAt.h"
 #include "ingot/core/Error.h"
 #include "ingot/image/BootPack.h"
+#include "ingot/image/Verity.h"
 
 namespace ingot::image {
 namespace {
@@ -303,6 +304,96 @@ void compareFile(const ImageContents& contents, const char* name, const Manifest
                          " does not match the manifest's " + expected.sha256);
 }
 
+std::string partitionWhere(const ImageContents& contents, const char* role) {
+    return contents.path + ": " + role + " partition";
+}
+
+// The signed verity parameters, and the partitions they describe, checked against each other:
+// the tree covers the whole root partition, fits its partition, and every byte of that
+// partition outside the tree (superblock block, tail) is exactly what the writer puts there.
+// The superblock is outside the root hash, so without this a verified image could carry
+// unsigned bytes that veritysetup and the kernel would read.
+struct VerityPlacement {
+    VerityTarget target;
+    VerityLayout layout;
+    uint64_t rootOffset = 0;
+    uint64_t hashOffset = 0;
+    uint64_t hashBytes = 0;
+};
+
+VerityPlacement placeVerity(const ImageContents& contents, const Manifest& manifest, int fd) {
+    const ManifestPartition* root = nullptr;
+    const ManifestPartition* hash = nullptr;
+    for (const ManifestPartition& p : manifest.partitions) {
+        if (p.role == "root") root = &p;
+        if (p.role == "root-verity") hash = &p;
+    }
+    if (!hash || !manifest.verity)
+        throw imageError(contents.path + ": the manifest describes no verity tree");
+    if (!root)
+        throw imageError(contents.path +
+                         ": the manifest has a root-verity partition but no root partition");
+    VerityPlacement place;
+    try {
+        place.target = verityTarget(*manifest.verity);
+        place.layout = verityLayout(place.target.params);
+    } catch (const Error& e) {
+        throw imageError(contents.path + ": " + e.what());
+    }
+    const VerityParams& params = place.target.params;
+    place.rootOffset = root->firstLba * kSectorSize;
+    uint64_t rootBytes = (root->lastLba - root->firstLba + 1) * kSectorSize;
+    // dataBlocks * dataBlockSize cannot overflow: verityLayout keeps it below 2^62.
+    if (params.dataBlocks * params.dataBlockSize != rootBytes)
+        throw imageError(partitionWhere(contents, "root") + " (file byte " +
+                         std::to_string(place.rootOffset) + "): " + std::to_string(rootBytes) +
+                         " bytes, but the verity tree covers " + std::to_string(params.dataBlocks) +
+                         " blocks of " + std::to_string(params.dataBlockSize) + " bytes");
+    place.hashOffset = hash->firstLba * kSectorSize;
+    place.hashBytes = (hash->lastLba - hash->firstLba + 1) * kSectorSize;
+    std::string hashWhere = partitionWhere(contents, "root-verity");
+    if (place.hashBytes < place.layout.areaBytes)
+        throw imageError(hashWhere + " (file byte " + std::to_string(place.hashOffset) + "): " +
+                         std::to_string(place.hashBytes) + " bytes, but the verity tree needs " +
+                         std::to_string(place.layout.areaBytes));
+
+    std::vector<uint8_t> first(place.layout.hashOffset);
+    detail::readAllAt(fd, first.data(), first.size(), place.hashOffset, contents.path);
+    std::array<uint8_t, kVeritySuperblockSize> expected = veritySuperblock(params);
+    if (!std::equal(expected.begin(), expected.end(), first.begin())) {
+        std::string superblockWhere =
+            hashWhere + " (superblock at file byte " + std::to_string(place.hashOffset) + ")";
+        VerityParams found = parseVeritySuperblock(first.data(), first.size(), superblockWhere);
+        std::string differs = found.uuid != params.uuid                     ? "uuid"
+                              : found.dataBlockSize != params.dataBlockSize ? "data block size"
+                              : found.hashBlockSize != params.hashBlockSize ? "hash block size"
+                              : found.dataBlocks != params.dataBlocks       ? "data block count"
+                              : found.salt != params.salt                   ? "salt"
+                                                                            : "encoding";
+        throw imageError(superblockWhere + ": its " + differs +
+                         " differs from the signed manifest's verity parameters");
+    }
+    auto checkZero = [&](uint64_t from, uint64_t to, const char* what) {
+        std::vector<char> buffer(1 << 20);
+        for (uint64_t position = from; position < to;) {
+            size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), to - position));
+            detail::readAllAt(fd, buffer.data(), n, position, contents.path);
+            auto nonZero = std::find_if(buffer.begin(), buffer.begin() + static_cast<long>(n),
+                                        [](char c) { return c != 0; });
+            if (nonZero != buffer.begin() + static_cast<long>(n))
+                throw imageError(hashWhere + ": byte at file offset " +
+                                 std::to_string(position + (nonZero - buffer.begin())) + " " +
+                                 what + " is not zero");
+            position += n;
+        }
+    };
+    checkZero(place.hashOffset + kVeritySuperblockSize, place.hashOffset + place.layout.hashOffset,
+              "after the verity superblock");
+    checkZero(place.hashOffset + place.layout.areaBytes, place.hashOffset + place.hashBytes,
+              "after the verity tree");
+    return place;
+}
+
 }  // namespace
 
 const ImageMember* ImageContents::member(std::string_view name) const {
@@ -408,6 +499,11 @@ VerifiedImage verifyImage(const ImageContents& contents,
             throw mismatch("name", "'" + have.name + "'", "'" + want.name + "'");
     }
 
+    if (manifest.verity) {
+        Fd fd(contents.path);
+        placeVerity(contents, manifest, fd.get());
+    }
+
     compareFile(contents, kBootPackKernelName, manifest.kernel);
     if (manifest.initrd) {
         compareFile(contents, kBootPackInitrdName, *manifest.initrd);
@@ -416,6 +512,20 @@ VerifiedImage verifyImage(const ImageContents& contents,
                          ": the boot pack has an initrd but the manifest names none");
     }
     return verified;
+}
+
+RootVerityCheck verifyRootVerity(const ImageContents& contents, const Manifest& manifest) {
+    Fd fd(contents.path);
+    VerityPlacement place = placeVerity(contents, manifest, fd.get());
+    VerityVerifier verifier(place.target.params, place.target.rootHash, fd.get(), place.hashOffset,
+                            place.hashBytes, partitionWhere(contents, "root-verity"));
+    RootVerityCheck check;
+    check.dataBlocks =
+        verifier.verifyAll(fd.get(), place.rootOffset, partitionWhere(contents, "root"));
+    check.rootOffset = place.rootOffset;
+    check.hashOffset = place.hashOffset;
+    check.treeBytes = place.layout.treeBytes;
+    return check;
 }
 
 }  // namespace ingot::image

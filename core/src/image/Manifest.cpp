@@ -3,6 +3,7 @@
 #include <set>
 
 #include "ingot/core/Error.h"
+#include "ingot/core/Json.h"
 
 namespace ingot::image {
 namespace {
@@ -106,10 +107,17 @@ ManifestVerity readVerity(const Reader& r, const json& value) {
     }
     v.rootHash = r.hex(value, "verity.rootHash", "rootHash");
     if (v.rootHash.size() != 64) r.fail("verity.rootHash", "must be 64 hexadecimal digits");
+    if (v.dataBlocks == 0) r.fail("verity.dataBlocks", "must not be 0");
     v.salt = r.hex(value, "verity.salt", "salt");
     if (v.salt.size() % 2 != 0) r.fail("verity.salt", "must have an even number of digits");
+    if (v.salt.size() > 512) r.fail("verity.salt", "must be at most 256 bytes (512 digits)");
     v.format = r.number(value, "verity.format", "format");
     if (v.format != 1) r.fail("verity.format", "must be 1");
+    // Format 1 keeps its superblock in the first hash block; the tree starts right after it.
+    v.hashOffset = r.number(value, "verity.hashOffset", "hashOffset");
+    if (v.hashOffset != v.hashBlockSize) r.fail("verity.hashOffset", "must equal hashBlockSize");
+    v.uuid = r.string(value, "verity.uuid", "uuid");
+    if (!isGuidText(v.uuid)) r.fail("verity.uuid", "must be a lower-case GUID");
     return v;
 }
 
@@ -223,10 +231,15 @@ json toJson(const Manifest& m) {
     }
     json verity = nullptr;
     if (m.verity) {
-        verity = {{"algorithm", m.verity->algorithm},   {"dataBlockSize", m.verity->dataBlockSize},
-                  {"dataBlocks", m.verity->dataBlocks}, {"hashBlockSize", m.verity->hashBlockSize},
-                  {"rootHash", m.verity->rootHash},     {"salt", m.verity->salt},
-                  {"format", m.verity->format}};
+        verity = {{"algorithm", m.verity->algorithm},
+                  {"dataBlockSize", m.verity->dataBlockSize},
+                  {"dataBlocks", m.verity->dataBlocks},
+                  {"hashBlockSize", m.verity->hashBlockSize},
+                  {"rootHash", m.verity->rootHash},
+                  {"salt", m.verity->salt},
+                  {"format", m.verity->format},
+                  {"hashOffset", m.verity->hashOffset},
+                  {"uuid", m.verity->uuid}};
     }
     return {{"boot", {{"cmdline", m.cmdline}, {"protocol", m.protocol}}},
             {"created", m.created},
@@ -241,30 +254,6 @@ json toJson(const Manifest& m) {
             {"version", m.version}};
 }
 
-// nlohmann-json keeps the last of duplicate keys; the firmware's reader refuses them, and so do
-// we, so that every reader sees the same document.
-json parseWithoutDuplicateKeys(std::string_view text, const std::string& where) {
-    std::vector<std::set<std::string>> keys;
-    std::string duplicate;
-    json::parser_callback_t callback = [&](int, json::parse_event_t event, json& value) {
-        if (event == json::parse_event_t::object_start) keys.emplace_back();
-        if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
-        if (event == json::parse_event_t::key && !keys.empty() &&
-            !keys.back().insert(value.get<std::string>()).second && duplicate.empty())
-            duplicate = value.get<std::string>();
-        return true;
-    };
-    json document;
-    try {
-        document = json::parse(text.begin(), text.end(), callback);
-    } catch (const json::exception& e) {
-        throw Error(where + ": not valid JSON: " + e.what(), ExitStatus::kVerification);
-    }
-    if (!duplicate.empty())
-        throw Error(where + ": key '" + duplicate + "' appears twice in one object",
-                    ExitStatus::kVerification);
-    return document;
-}
 
 }  // namespace
 
@@ -293,7 +282,7 @@ std::string serializeManifest(const Manifest& manifest) {
 }
 
 Manifest parseManifest(std::string_view text, std::string_view where) {
-    return readManifest(parseWithoutDuplicateKeys(text, std::string(where)), std::string(where));
+    return readManifest(parseJsonWithoutDuplicateKeys(text, std::string(where)), std::string(where));
 }
 
 }  // namespace ingot::image

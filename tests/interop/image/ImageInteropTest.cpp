@@ -150,7 +150,7 @@ TEST_F(ImageInterop, SfdiskReadsTheGpt) {
 
     const json& partitions = table["partitions"];
     ASSERT_EQ(partitions.size(), manifest_.partitions.size());
-    ASSERT_EQ(partitions.size(), 2u);
+    ASSERT_EQ(partitions.size(), 3u) << "boot, root and root-verity";
     for (size_t i = 0; i < partitions.size(); ++i) {
         const image::ManifestPartition& expected = manifest_.partitions[i];
         SCOPED_TRACE(expected.role);

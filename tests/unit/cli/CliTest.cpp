@@ -23,11 +23,12 @@ protected:
         return runCommand(dir_.path(), shellQuote(INGOT_CLI) + " " + arguments);
     }
     // A key pair from `ingot key gen` and an image signed with it.
-    void makeImage() {
+    void makeImage(bool withRoot = false) {
         CommandResult gen = ingot("key gen signer");
         ASSERT_EQ(gen.status, 0) << gen.err;
-        image::DiskImage written =
-            writeTestImage(dir_, sign::readSecretKeyFile(dir_.file("signer.key")), "disk.img");
+        image::DiskImage written = writeTestImage(
+            dir_, sign::readSecretKeyFile(dir_.file("signer.key")), "disk.img", withRoot);
+        written_ = written;
         keyId_ = sign::formatKeyId(sign::readPublicKeyFile(dir_.file("signer.pub")).keyId);
         kernelSha_ = written.manifest.kernel.sha256;
     }
@@ -39,6 +40,7 @@ protected:
 
     TempDir dir_;
     std::string keyId_, kernelSha_;
+    image::DiskImage written_;
 };
 
 TEST_F(CliTest, UsageErrorsExitTwo) {
@@ -138,6 +140,51 @@ TEST_F(CliTest, VerifyRefusesWithOneLineAndStatusThree) {
     CommandResult shortImage = ingot("verify short.img --key signer.pub");
     EXPECT_EQ(shortImage.status, 3);
     EXPECT_NE(shortImage.err.find("too small"), std::string::npos) << shortImage.err;
+}
+
+TEST_F(CliTest, VerifyChecksTheRootPartitionThroughVerity) {
+    makeImage(true);
+    CommandResult verify = ingot("verify disk.img --key signer.pub");
+    ASSERT_EQ(verify.status, 0) << verify.err;
+    std::string expected =
+        "verity:      ok (256 blocks); root hash " + written_.manifest.verity->rootHash;
+    EXPECT_NE(verify.out.find(expected), std::string::npos) << verify.out;
+    EXPECT_EQ(verify.out.find("not covered"), std::string::npos) << verify.out;
+
+    // One bit in root block 200: signature, GPT and boot pack are all still fine.
+    uint64_t rootOffset = written_.manifest.partitions.at(1).firstLba * 512;
+    uint64_t blockOffset = rootOffset + 200 * 4096;
+    flipByte(dir_.file("disk.img"), blockOffset + 4095);
+    CommandResult tampered = ingot("verify disk.img --key signer.pub");
+    EXPECT_EQ(tampered.status, 3) << tampered.err;
+    EXPECT_EQ(tampered.out, "") << "nothing claims the image verified";
+    EXPECT_NE(tampered.err.find("ingot: verification failed: disk.img: root partition: block 200 "
+                                "(file byte " +
+                                std::to_string(blockOffset) + ")"),
+              std::string::npos)
+        << tampered.err;
+    EXPECT_EQ(std::count(tampered.err.begin(), tampered.err.end(), '\n'), 1) << tampered.err;
+}
+
+TEST_F(CliTest, InspectShowsVerityParameters) {
+    makeImage(true);
+    const image::ManifestVerity& v = *written_.manifest.verity;
+    CommandResult inspect = ingot("inspect disk.img");
+    ASSERT_EQ(inspect.status, 0) << inspect.err;
+    for (std::string part :
+         {std::string("verity:     format 1, sha256, 256 data blocks of 4096 bytes, hash blocks of "
+                      "4096 bytes, tree at byte 4096 after the superblock"),
+          "root hash " + v.rootHash, "salt " + v.salt, "uuid " + v.uuid,
+          std::string("root-verity: LBA ")})
+        EXPECT_NE(inspect.out.find(part), std::string::npos) << part << "\n" << inspect.out;
+    CommandResult json = ingot("inspect --json disk.img");
+    ASSERT_EQ(json.status, 0) << json.err;
+    nlohmann::json doc = nlohmann::json::parse(json.out);
+    EXPECT_EQ(doc["verity"]["rootHash"], v.rootHash);
+    EXPECT_EQ(doc["verity"]["dataBlocks"], 256);
+    EXPECT_EQ(doc["verity"]["hashOffset"], 4096);
+    EXPECT_EQ(doc["verity"]["uuid"], v.uuid);
+    EXPECT_EQ(doc["partitions"][2]["role"], "root-verity");
 }
 
 TEST_F(CliTest, VerifyReportsUnreadableInputsAsUsageErrors) {

@@ -12,6 +12,7 @@
 #include "CliTestSupport.h"
 #include "ingot/core/TempFile.h"
 #include "ingot/image/BootPack.h"
+#include "ingot/image/Verity.h"
 
 namespace ingot::test {
 namespace {
@@ -78,8 +79,104 @@ TEST_F(ImageReaderTest, VerifiesAnImageWithARootPartition) {
     image::DiskImage written = writeTestImage(other, key_, "root.img", true);
     image::VerifiedImage verified =
         verifyImage(readImage(other.file("root.img")), {key_.publicPart()});
-    ASSERT_EQ(verified.manifest.partitions.size(), 2u);
+    ASSERT_EQ(verified.manifest.partitions.size(), 3u);
     EXPECT_EQ(verified.manifest, written.manifest);
+    image::RootVerityCheck check =
+        image::verifyRootVerity(readImage(other.file("root.img")), verified.manifest);
+    EXPECT_EQ(check.dataBlocks, 256u);
+    EXPECT_EQ(check.rootOffset, written.manifest.partitions[1].firstLba * 512);
+    EXPECT_EQ(check.hashOffset, written.manifest.partitions[2].firstLba * 512);
+    EXPECT_EQ(check.treeBytes, 3u * 4096);
+}
+
+// An image with root and root-verity partitions, and ways to break it.
+class RootVerityTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        key_ = sign::generateMinisignKey();
+        written_ = writeTestImage(dir_, key_, "good.img", true);
+        good_ = dir_.file("good.img");
+        rootOffset_ = written_.manifest.partitions.at(1).firstLba * 512;
+        hashOffset_ = written_.manifest.partitions.at(2).firstLba * 512;
+    }
+    std::string copy() {
+        fs::copy_file(good_, dir_.file("bad.img"), fs::copy_options::overwrite_existing);
+        return dir_.file("bad.img");
+    }
+    // Runs both stages, as `ingot verify` does.
+    void verifyAll(const std::string& path) {
+        ImageContents contents = readImage(path);
+        image::VerifiedImage verified = verifyImage(contents, {key_.publicPart()});
+        image::verifyRootVerity(contents, verified.manifest);
+    }
+
+    TempDir dir_;
+    sign::MinisignSecretKey key_;
+    image::DiskImage written_;
+    std::string good_;
+    uint64_t rootOffset_ = 0, hashOffset_ = 0;
+};
+
+TEST_F(RootVerityTest, AGoodImagePasses) {
+    verifyAll(good_);
+}
+
+TEST_F(RootVerityTest, AChangedRootByteNamesItsBlockAndFileByte) {
+    std::string bad = copy();
+    flipByte(bad, rootOffset_ + 77 * 4096 + 1000);
+    ImageContents contents = readImage(bad);
+    image::VerifiedImage verified = verifyImage(contents, {key_.publicPart()});
+    try {
+        image::verifyRootVerity(contents, verified.manifest);
+        ADD_FAILURE() << "a changed root block passed";
+    } catch (const image::VerityError& e) {
+        EXPECT_EQ(e.kind(), image::VerityError::Kind::kDataBlock);
+        EXPECT_EQ(e.block(), 77u);
+        EXPECT_EQ(e.offset(), rootOffset_ + 77 * 4096);
+        EXPECT_EQ(e.status(), ExitStatus::kVerification);
+        std::string message = e.what();
+        for (std::string part : {bad + ": root partition: block 77 ",
+                                 "(file byte " + std::to_string(rootOffset_ + 77 * 4096) + ")",
+                                 std::string("does not match")})
+            EXPECT_NE(message.find(part), std::string::npos) << part << "\n" << message;
+    }
+}
+
+TEST_F(RootVerityTest, AChangedHashBlockIsNamed) {
+    std::string bad = copy();
+    flipByte(bad, hashOffset_ + 2 * 4096 + 64);  // level 0, data block 2's digest
+    expectError(
+        [&] { verifyAll(bad); }, ExitStatus::kVerification,
+        {"root-verity partition: hash block 2", "file byte " + std::to_string(hashOffset_ + 8192)});
+    std::string top = copy();
+    flipByte(top, hashOffset_ + 4096 + 4000);  // the top block's zero padding
+    expectError([&] { verifyAll(top); }, ExitStatus::kVerification,
+                {"hash block 1", "the root hash"});
+}
+
+TEST_F(RootVerityTest, TheSuperblockAndEveryUnhashedByteAreChecked) {
+    std::string bad = copy();
+    flipByte(bad, hashOffset_ + 88);  // the salt
+    expectError([&] { verifyImage(readImage(bad), {key_.publicPart()}); },
+                ExitStatus::kVerification,
+                {"root-verity partition (superblock at file byte " + std::to_string(hashOffset_),
+                 "salt differs from the signed manifest"});
+    bad = copy();
+    flipByte(bad, hashOffset_);
+    expectError([&] { verifyImage(readImage(bad), {key_.publicPart()}); },
+                ExitStatus::kVerification, {"no \"verity\" signature"});
+    bad = copy();
+    flipByte(bad, hashOffset_ + 600);  // between the superblock and the tree
+    expectError([&] { verifyImage(readImage(bad), {key_.publicPart()}); },
+                ExitStatus::kVerification,
+                {"byte at file offset " + std::to_string(hashOffset_ + 600),
+                 "after the verity superblock"});
+    bad = copy();
+    uint64_t tail = hashOffset_ + written_.verity->layout.areaBytes + 12345;
+    flipByte(bad, tail);
+    expectError([&] { verifyImage(readImage(bad), {key_.publicPart()}); },
+                ExitStatus::kVerification,
+                {"byte at file offset " + std::to_string(tail), "after the verity tree"});
 }
 
 TEST_F(ImageReaderTest, PicksTheSigningKeyAmongSeveral) {

@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "CoreTestSupport.h"
+#include "Manifest.h"  // the firmware's manifest reader (firmware/src)
 #include "ingot/fw/Cpio.h"
 #include "ingot/fw/Gpt.h"
 #include "ingot/fw/Minisign.h"
 #include "ingot/image/BootPack.h"
 #include "ingot/image/DiskImage.h"
+#include "ingot/image/Verity.h"
 
 namespace ingot::image {
 namespace {
@@ -160,7 +162,7 @@ TEST_F(DiskImageTest, RootPartitionIsCopiedSparsely) {
     input_.rootPath = dir_.file("root.ext4");
 
     DiskImage written = writeDiskImage(input_, key_, disk());
-    ASSERT_EQ(written.manifest.partitions.size(), 2u);
+    ASSERT_EQ(written.manifest.partitions.size(), 3u);
     const ManifestPartition& p = written.manifest.partitions[1];
     EXPECT_EQ(p.role, "root");
     EXPECT_EQ(p.firstLba, written.manifest.partitions[0].lastLba + 1);
@@ -176,6 +178,104 @@ TEST_F(DiskImageTest, RootPartitionIsCopiedSparsely) {
     EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512,
               static_cast<uint64_t>(st.st_size) - (2u << 20))
         << "the zero middle of the root file stays a hole";
+}
+
+// The bytes of partition `index` of a disk image.
+Bytes partitionBytes(const Bytes& disk, const ManifestPartition& p) {
+    return Bytes(disk.begin() + static_cast<long>(p.firstLba * 512),
+                 disk.begin() + static_cast<long>((p.lastLba + 1) * 512));
+}
+
+TEST_F(DiskImageTest, RootGetsAVerityPartitionAndTheManifestItsParameters) {
+    // 2 MiB + 5 bytes: the tree covers the whole 3 MiB partition, the zero tail included.
+    std::string root = test::randomBytes(2 * 1024 * 1024 + 5, 15);
+    test::writeFile(dir_.file("root.ext4"), root);
+    input_.rootPath = dir_.file("root.ext4");
+    DiskImage written = writeDiskImage(input_, key_, disk());
+    Bytes bytes = test::readFile(disk());
+    checkImage(written, bytes);
+
+    const std::vector<ManifestPartition>& parts = written.manifest.partitions;
+    ASSERT_EQ(parts.size(), 3u);
+    EXPECT_EQ(parts[2].role, "root-verity");
+    EXPECT_EQ(parts[2].name, "ingot-root-verity");
+    EXPECT_EQ(parts[2].type, "2c7357ed-ebd2-46d9-aec1-23d437ec2bf5");
+    EXPECT_EQ(parts[2].firstLba, parts[1].lastLba + 1) << "right after root";
+    EXPECT_EQ(parts[2].firstLba % 2048, 0u);
+    EXPECT_EQ((parts[2].lastLba - parts[2].firstLba + 1) * 512, 1u << 20)
+        << "superblock block and 7 tree blocks, rounded up to 1 MiB";
+
+    ASSERT_TRUE(written.manifest.verity);
+    ASSERT_TRUE(written.verity);
+    const ManifestVerity& v = *written.manifest.verity;
+    EXPECT_EQ(v, written.verity->manifestVerity());
+    EXPECT_EQ(v.algorithm, "sha256");
+    EXPECT_EQ(v.format, 1u);
+    EXPECT_EQ(v.dataBlockSize, 4096u);
+    EXPECT_EQ(v.hashBlockSize, 4096u);
+    EXPECT_EQ(v.dataBlocks, (3u << 20) / 4096);
+    EXPECT_EQ(v.hashOffset, 4096u);
+    EXPECT_EQ(v.salt, toHex(veritySalt("test/image").data(), 32));
+    EXPECT_EQ(v.uuid, parts[2].uuid) << "the superblock carries the partition's GUID";
+    EXPECT_NE(v.rootHash, std::string(64, '0'));
+    EXPECT_NE(written.manifestText.find(v.rootHash), std::string::npos);
+
+    // The tree, read back from the disk, proves every root block.
+    Bytes rootPartition = partitionBytes(bytes, parts[1]);
+    Bytes hashPartition = partitionBytes(bytes, parts[2]);
+    VerityTarget target = verityTarget(v);
+    VerityVerifier verifier(target.params, target.rootHash, hashPartition, "root-verity");
+    for (uint64_t i = 0; i < v.dataBlocks; ++i)
+        verifier.verifyBlock(i, rootPartition.data() + i * 4096);
+    auto superblock = veritySuperblock(target.params);
+    EXPECT_TRUE(std::equal(superblock.begin(), superblock.end(), hashPartition.begin()));
+    uint64_t area = written.verity->layout.areaBytes;
+    EXPECT_EQ(area, 8u * 4096);
+    EXPECT_TRUE(std::all_of(hashPartition.begin() + static_cast<long>(area), hashPartition.end(),
+                            [](uint8_t b) { return b == 0; }));
+
+    // The same tree as over the partition's bytes on their own.
+    test::writeFile(dir_.file("root.part"), rootPartition);
+    VerityParams params = target.params;
+    VerityTree alone = writeVerityHashFile(dir_.file("root.part"), dir_.file("root.hash"), params);
+    EXPECT_EQ(alone.rootHash, target.rootHash);
+    EXPECT_EQ(test::readFile(dir_.file("root.hash")),
+              Bytes(hashPartition.begin(), hashPartition.begin() + static_cast<long>(area)));
+}
+
+TEST_F(DiskImageTest, FirmwareManifestReaderAcceptsTheVerityManifest) {
+    test::writeFile(dir_.file("root.ext4"), test::randomBytes(5000, 16));
+    input_.rootPath = dir_.file("root.ext4");
+    DiskImage written = writeDiskImage(input_, key_, disk());
+    ASSERT_TRUE(written.manifest.verity);
+    fw::Manifest parsed;
+    fw::BootError error;
+    ASSERT_TRUE(fw::read_manifest(test::view(written.manifestText), &parsed, &error))
+        << error.message.c_str();
+    ASSERT_EQ(parsed.partition_count, 3u);
+    EXPECT_STREQ(parsed.partitions[2].role, "root-verity");
+    EXPECT_STREQ(parsed.partitions[2].name, "ingot-root-verity");
+    EXPECT_EQ(parsed.partitions[2].first_lba, written.manifest.partitions[2].firstLba);
+    ASSERT_NE(parsed.find_role("root"), nullptr);
+    EXPECT_TRUE(parsed.kernel.present);
+}
+
+TEST_F(DiskImageTest, VerityImagesAreReproducibleAndSaltedByName) {
+    test::writeFile(dir_.file("root.ext4"), test::randomBytes(300000, 17));
+    input_.rootPath = dir_.file("root.ext4");
+    DiskImage first = writeDiskImage(input_, key_, disk());
+    DiskImage second = writeDiskImage(input_, key_, dir_.file("again.img"));
+    EXPECT_EQ(test::readFile(disk()), test::readFile(dir_.file("again.img")));
+    EXPECT_EQ(first.manifest.verity, second.manifest.verity);
+
+    // A new version keeps the salt, hence the tree; a new name changes both.
+    input_.version = "2.0";
+    DiskImage next = writeDiskImage(input_, key_, dir_.file("next.img"));
+    EXPECT_EQ(next.manifest.verity->rootHash, first.manifest.verity->rootHash);
+    input_.name = "test/other";
+    DiskImage other = writeDiskImage(input_, key_, dir_.file("other.img"));
+    EXPECT_NE(other.manifest.verity->salt, first.manifest.verity->salt);
+    EXPECT_NE(other.manifest.verity->rootHash, first.manifest.verity->rootHash);
 }
 
 TEST_F(DiskImageTest, BuildsAreReproducible) {

@@ -60,12 +60,15 @@ TEST(Manifest, RoundTripsAndIsDeterministic) {
     m.partitions.push_back({200704, 202751, "ingot-root-verity", "root-verity",
                             "2c7357ed-ebd2-46d9-aec1-23d437ec2bf5",
                             "2d0a2e4c-5a55-4b2a-9c43-7f1f6b1e0a01"});
-    m.verity = ManifestVerity{"sha256", 4096, 14520, 4096, kSha, "abcd", 1};
+    m.verity = ManifestVerity{
+        "sha256", 4096, 14520, 4096, kSha, "abcd", 1, 4096, "2d0a2e4c-5a55-4b2a-9c43-7f1f6b1e0a01"};
     text = serializeManifest(m);
     EXPECT_NE(text.find(R"("initrd":null)"), std::string::npos);
     EXPECT_NE(text.find(R"("verity":{"algorithm":"sha256","dataBlockSize":4096,"dataBlocks":14520,)"
-                        R"("format":1,"hashBlockSize":4096,"rootHash":")"),
-              std::string::npos);
+                        R"("format":1,"hashBlockSize":4096,"hashOffset":4096,"rootHash":")" +
+                        kSha + R"(","salt":"abcd","uuid":"2d0a2e4c-5a55-4b2a-9c43-7f1f6b1e0a01"})"),
+              std::string::npos)
+        << text;
     EXPECT_EQ(parseManifest(text), m);
 }
 
@@ -149,7 +152,9 @@ TEST(Manifest, RejectsBadDocumentsNamingTheField) {
                             {"hashBlockSize", 4096},
                             {"rootHash", kSha},
                             {"salt", ""},
-                            {"format", 1}};
+                            {"format", 1},
+                            {"hashOffset", 4096},
+                            {"uuid", "2d0a2e4c-5a55-4b2a-9c43-7f1f6b1e0a01"}};
          }},
         {"'verity.dataBlockSize'",
          [](json& d) {
@@ -170,6 +175,49 @@ TEST(Manifest, RejectsBadDocumentsNamingTheField) {
             EXPECT_NE(message.find("manifest.json in test.img"), std::string::npos) << message;
             EXPECT_EQ(e.status(), ExitStatus::kVerification);
         }
+    }
+}
+
+// A manifest with root and root-verity partitions, as the writer makes it.
+json verityDocument() {
+    Manifest m = sampleManifest();
+    m.partitions.push_back({83968, 200000, "ingot-root", "root",
+                            "4f68bce3-e8cd-4db1-96e7-fbcaf984b709",
+                            "1d0a2e4c-5a55-4b2a-9c43-7f1f6b1e0a01"});
+    m.partitions.push_back({200704, 202751, "ingot-root-verity", "root-verity",
+                            "2c7357ed-ebd2-46d9-aec1-23d437ec2bf5",
+                            "2d0a2e4c-5a55-4b2a-9c43-7f1f6b1e0a01"});
+    m.verity = ManifestVerity{
+        "sha256", 4096, 14520, 4096, kSha, "abcd", 1, 4096, "2d0a2e4c-5a55-4b2a-9c43-7f1f6b1e0a01"};
+    return json::parse(serializeManifest(m));
+}
+
+TEST(Manifest, RejectsBadVerityFieldsNamingThem) {
+    const std::vector<BadCase> cases = {
+        {"'verity.hashOffset'", [](json& d) { d["verity"].erase("hashOffset"); }},
+        {"'verity.hashOffset'", [](json& d) { d["verity"]["hashOffset"] = 8192; }},
+        {"'verity.uuid'", [](json& d) { d["verity"].erase("uuid"); }},
+        {"'verity.uuid'",
+         [](json& d) { d["verity"]["uuid"] = "2D0A2E4C-5A55-4B2A-9C43-7F1F6B1E0A01"; }},
+        {"'verity.salt'", [](json& d) { d["verity"]["salt"] = std::string(514, 'a'); }},
+        {"'verity.salt'", [](json& d) { d["verity"]["salt"] = "abc"; }},
+        {"'verity.dataBlocks'", [](json& d) { d["verity"]["dataBlocks"] = 0; }},
+        {"'verity.rootHash'", [](json& d) { d["verity"]["rootHash"] = "00"; }},
+        {"'verity.algorithm'", [](json& d) { d["verity"]["algorithm"] = "sha1"; }},
+        {"'verity.hashBlockSize'", [](json& d) { d["verity"]["hashBlockSize"] = 3000; }},
+        {"'verity.format'", [](json& d) { d["verity"]["format"] = 0; }},
+        {"'verity'", [](json& d) { d["verity"] = nullptr; }},
+    };
+    json sample = verityDocument();
+    EXPECT_NO_THROW(parseManifest(sample.dump()));
+    json later = sample;
+    later["verity"]["fecRoots"] = 2;  // a later revision's key is ignored
+    EXPECT_NO_THROW(parseManifest(later.dump()));
+    for (const BadCase& c : cases) {
+        json document = sample;
+        c.edit(document);
+        SCOPED_TRACE(document["verity"].dump());
+        test::expectError([&] { parseManifest(document.dump(), "m.json"); }, {c.field, "m.json"});
     }
 }
 

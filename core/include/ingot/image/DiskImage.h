@@ -9,6 +9,7 @@
 
 #include "ingot/image/Gpt.h"
 #include "ingot/image/Manifest.h"
+#include "ingot/image/Verity.h"
 #include "ingot/sign/Minisign.h"
 
 namespace ingot::image {
@@ -21,7 +22,11 @@ struct DiskImageInput {
     ManifestDefaults defaults;
     std::string kernelPath;
     std::optional<std::string> initrdPath;
-    std::optional<std::string> rootPath;  // raw filesystem bytes for the root partition
+    // Raw filesystem bytes for the root partition. With a root, the image also gets a
+    // root-verity partition holding the dm-verity tree over the whole root partition (the
+    // file's bytes and the zeros up to the partition's end), salted with veritySalt(name), and
+    // the manifest's "verity" describes it.
+    std::optional<std::string> rootPath;
     nlohmann::json provenance = nlohmann::json::object();
 };
 
@@ -31,6 +36,7 @@ struct DiskImage {
     std::string signature;     // the .minisig text
     GptDisk gpt;
     uint64_t bootPackBytes = 0;
+    std::optional<VerityTree> verity;  // with a root partition
 };
 
 // Trusted comment of an image signature: "ingot image <name> <version>".
@@ -38,7 +44,8 @@ std::string imageTrustedComment(const std::string& name, const std::string& vers
 
 // Writes the image to `outputPath` (replacing any file there) and returns what it wrote. The
 // boot partition is the pack's size rounded up to 1 MiB; the root partition, when given, the
-// file's size rounded up likewise. On any error the file at `outputPath` stays as it was and no
+// file's size rounded up likewise, and the root-verity partition the hash area's size (superblock
+// block and tree) rounded up likewise. On any error the file at `outputPath` stays as it was and no
 // temporary file remains.
 DiskImage writeDiskImage(const DiskImageInput& input, const sign::MinisignSecretKey& key,
                          const std::string& outputPath);

@@ -63,10 +63,26 @@ struct VerifiedImage {
 };
 
 // Checks that `contents` is signed by one of `trustedKeys` (prehashed Ed25519 only) and that the
-// GPT, kernel and initrd are exactly what the signed manifest says. Does not check the root
-// partition's contents: that is the verity tree's job (not implemented yet). Throws ingot::Error
-// with status kVerification naming the first thing that failed.
+// GPT, kernel and initrd are exactly what the signed manifest says. With a verity tree, also
+// that its parameters fit the root and root-verity partitions and that the root-verity bytes
+// outside the tree (superblock, padding, tail) are exactly what the writer puts there. Does not
+// read the root partition's contents: that is verifyRootVerity's job. Throws ingot::Error with
+// status kVerification naming the first thing that failed.
 VerifiedImage verifyImage(const ImageContents& contents,
                           const std::vector<sign::MinisignPublicKey>& trustedKeys);
+
+struct RootVerityCheck {
+    uint64_t dataBlocks = 0;  // root partition blocks checked
+    uint64_t rootOffset = 0;  // file bytes
+    uint64_t hashOffset = 0;
+    uint64_t treeBytes = 0;
+};
+
+// Checks every block of the root partition, through the dm-verity tree in root-verity, against
+// the root hash of `manifest` (which the caller has verified with verifyImage). Reads the whole
+// root partition. Throws ingot::Error (status kVerification) naming the first root block that
+// does not match and its byte offset in the file, or the first bad hash block; it is a
+// VerityError, whose block() and offset() say the same in numbers.
+RootVerityCheck verifyRootVerity(const ImageContents& contents, const Manifest& manifest);
 
 }  // namespace ingot::image

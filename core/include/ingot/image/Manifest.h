@@ -46,14 +46,19 @@ struct ManifestPartition {
     bool operator==(const ManifestPartition&) const = default;
 };
 
+// The dm-verity tree in the root-verity partition (docs/image-format.md, "verity"); Verity.h
+// builds and checks it.
 struct ManifestVerity {
     std::string algorithm = "sha256";
     uint64_t dataBlockSize = 4096;
-    uint64_t dataBlocks = 0;
+    uint64_t dataBlocks = 0;  // the whole root partition
     uint64_t hashBlockSize = 4096;
     std::string rootHash;  // lower-case hex
-    std::string salt;      // lower-case hex
+    std::string salt;      // lower-case hex, at most 256 bytes
     uint64_t format = 1;
+    // Bytes from the root-verity partition's start to the tree: the superblock's block.
+    uint64_t hashOffset = 4096;
+    std::string uuid;  // the superblock's UUID, lower-case GUID text
     bool operator==(const ManifestVerity&) const = default;
 };
 
