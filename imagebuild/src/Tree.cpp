@@ -35,6 +35,26 @@ uint64_t Inode::size() const {
     return 0;
 }
 
+namespace {
+
+// A path as quoted in messages: control bytes from a hostile archive must not reach a terminal.
+std::string printable(std::string_view raw) {
+    static const char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : raw) {
+        if (c < 0x20 || c == 0x7f) {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string normalizePath(std::string_view raw, std::string_view where) {
     if (raw.find('\0') != std::string_view::npos)
         throw Error(std::string(where) + ": the path contains a NUL byte", ExitStatus::kUsage);
@@ -47,11 +67,11 @@ std::string normalizePath(std::string_view raw, std::string_view where) {
         at = slash + 1;
         if (part.empty() || part == ".") continue;
         if (part == "..")
-            throw Error(std::string(where) + ": path '" + std::string(raw) +
+            throw Error(std::string(where) + ": path '" + printable(raw) +
                             "' climbs with '..'; tree paths never leave the image's root",
                         ExitStatus::kUsage);
         if (part.size() > 255)
-            throw Error(std::string(where) + ": a component of '" + std::string(raw) +
+            throw Error(std::string(where) + ": a component of '" + printable(raw) +
                             "' is longer than 255 bytes",
                         ExitStatus::kUsage);
         if (!out.empty()) out += '/';
@@ -240,7 +260,8 @@ Sha256Digest Tree::digest() const {
               std::to_string(inode->gid) + ":" + std::to_string(inode->mtime) + ":" +
               std::to_string(inode->rdevMajor) + ":" + std::to_string(inode->rdevMinor));
         field(inode->symlinkTarget);
-        if (inode->content) field(toHex(inode->content->sha256()));
+        // An empty blob and no blob are the same empty file (see Inode::content).
+        if (inode->content && inode->content->size() > 0) field(toHex(inode->content->sha256()));
         else field("");
         for (const auto& [name, value] : inode->xattrs) {
             field(name);
