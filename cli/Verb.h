@@ -35,5 +35,6 @@ inline std::string printable(std::string text) {
 Verb addKeyGenVerb(CLI::App& app);
 Verb addVerifyVerb(CLI::App& app);
 Verb addInspectVerb(CLI::App& app);
+Verb addBuildVerb(CLI::App& app);
 
 }  // namespace ingot::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
         "5 internal error. See docs/cli.md.");
 
     std::vector<ingot::cli::Verb> verbs = {
+        ingot::cli::addBuildVerb(app),
         ingot::cli::addKeyGenVerb(app),
         ingot::cli::addVerifyVerb(app),
         ingot::cli::addInspectVerb(app),

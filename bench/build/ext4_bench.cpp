@@ -21,6 +21,7 @@
 
 #include "ingot/core/Error.h"
 #include "ingot/core/Sha256.h"
+#include "ingot/imagebuild/ArchiveReader.h"
 #include "ingot/imagebuild/Ext4Writer.h"
 
 using namespace ingot::imagebuild;
@@ -145,10 +146,19 @@ int main(int argc, char** argv) {
     app.add_option("--files", files, "files in the generated tree");
     app.add_option("--megabytes", megabytes, "total content");
     app.add_option("--workdir", work, "where images and materialised trees go");
+    std::string treeTar;
+    app.add_option("--tree-tar", treeTar, "use the tree in this tar (a build's cached base) instead of a generated one");
     CLI11_PARSE(app, argc, argv);
 
     try {
-        Tree tree = generate(files, megabytes << 20);
+        Tree tree;
+        if (treeTar.empty()) {
+            tree = generate(files, megabytes << 20);
+        } else {
+            ingot::imagebuild::ArchiveReadOptions readOptions;
+            readOptions.allowDevices = true;
+            ingot::imagebuild::readArchiveFile(treeTar, tree, readOptions);
+        }
         double contentMiB = static_cast<double>(tree.contentBytes()) / (1 << 20);
         std::printf("tree: %zu entries, %.1f MiB of content\n", tree.size(), contentMiB);
         std::string dir = work + "/ingot-ext4-bench." + std::to_string(::getpid());

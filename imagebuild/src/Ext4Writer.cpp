@@ -1,5 +1,7 @@
 #include "ingot/imagebuild/Ext4Writer.h"
 
+#include "Ext2fsHandle.h"
+
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
 #include <et/com_err.h>
@@ -47,16 +49,7 @@ bool isNoSpace(errcode_t err) {
            err == EXT2_ET_DIR_NO_SPACE || err == EXT2_ET_EA_NO_SPACE || err == ENOSPC;
 }
 
-// ext2_filsys without a flush: a failed build frees the handle and never writes the superblock.
-struct FsHandle {
-    ext2_filsys fs = nullptr;
-    FsHandle() = default;
-    FsHandle(const FsHandle&) = delete;
-    FsHandle& operator=(const FsHandle&) = delete;
-    ~FsHandle() {
-        if (fs) ext2fs_free(fs);
-    }
-};
+using FsHandle = Ext2fsHandle;
 
 // ext4's inode time: the low 32 bits signed, two epoch bits in the *_extra field, no
 // nanoseconds (the tree has none, and zeros keep the bytes stable).

@@ -35,10 +35,7 @@ uint64_t Inode::size() const {
     return 0;
 }
 
-namespace {
-
-// A path as quoted in messages: control bytes from a hostile archive must not reach a terminal.
-std::string printable(std::string_view raw) {
+std::string printablePath(std::string_view raw) {
     static const char kHex[] = "0123456789abcdef";
     std::string out;
     for (unsigned char c : raw) {
@@ -53,8 +50,6 @@ std::string printable(std::string_view raw) {
     return out;
 }
 
-}  // namespace
-
 std::string normalizePath(std::string_view raw, std::string_view where) {
     if (raw.find('\0') != std::string_view::npos)
         throw Error(std::string(where) + ": the path contains a NUL byte", ExitStatus::kUsage);
@@ -67,11 +62,11 @@ std::string normalizePath(std::string_view raw, std::string_view where) {
         at = slash + 1;
         if (part.empty() || part == ".") continue;
         if (part == "..")
-            throw Error(std::string(where) + ": path '" + printable(raw) +
+            throw Error(std::string(where) + ": path '" + printablePath(raw) +
                             "' climbs with '..'; tree paths never leave the image's root",
                         ExitStatus::kUsage);
         if (part.size() > 255)
-            throw Error(std::string(where) + ": a component of '" + printable(raw) +
+            throw Error(std::string(where) + ": a component of '" + printablePath(raw) +
                             "' is longer than 255 bytes",
                         ExitStatus::kUsage);
         if (!out.empty()) out += '/';

@@ -56,6 +56,10 @@ struct Inode {
 // is refused anywhere: a tree path never climbs. Throws ingot::Error naming `where`.
 std::string normalizePath(std::string_view raw, std::string_view where);
 
+// `raw` with control bytes shown as \xNN: paths from hostile archives and images are quoted in
+// messages, and must not drive the user's terminal.
+std::string printablePath(std::string_view raw);
+
 // The directory holding `path` ("" for a top-level entry) and its last component.
 std::string parentPath(std::string_view path);
 std::string_view baseName(std::string_view path);
