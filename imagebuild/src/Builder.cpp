@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fnmatch.h>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <unistd.h>
 
 #include "ingot/core/Error.h"
@@ -408,6 +410,32 @@ std::string findInTree(const Tree& tree, const std::string& pattern, const std::
     return resolved;
 }
 
+// Name, version and architecture of every installed package in var/lib/dpkg/status, in name
+// order. The file is dpkg's deb822 database; only three fields of installed stanzas matter here.
+nlohmann::json dpkgPackages(const Tree& tree) {
+    nlohmann::json out = nlohmann::json::array();
+    auto status = tree.find("var/lib/dpkg/status");
+    if (!status || status->type != NodeType::kFile || !status->content) return out;
+    std::map<std::string, nlohmann::json> byName;
+    std::istringstream lines(status->content->bytes());
+    std::string line, name, version, arch, state;
+    auto flush = [&] {
+        if (!name.empty() && state.find(" installed") != std::string::npos)
+            byName[name] = {{"name", name}, {"version", version}, {"architecture", arch}};
+        name.clear(), version.clear(), arch.clear(), state.clear();
+    };
+    while (std::getline(lines, line)) {
+        if (line.empty()) flush();
+        else if (line.rfind("Package: ", 0) == 0) name = line.substr(9);
+        else if (line.rfind("Version: ", 0) == 0) version = line.substr(9);
+        else if (line.rfind("Architecture: ", 0) == 0) arch = line.substr(14);
+        else if (line.rfind("Status: ", 0) == 0) state = line.substr(7);
+    }
+    flush();
+    for (auto& [n, entry] : byName) out.push_back(std::move(entry));
+    return out;
+}
+
 void writeBlob(const fs::path& path, const std::shared_ptr<const Blob>& blob) {
     writeFileAtomically(path.string(), blob ? std::string_view(blob->bytes()) : std::string_view());
 }
@@ -468,6 +496,13 @@ BuildResult Build::run() {
         artifacts = *hit;
         result_.steps.push_back({"root", true, 0});
         progress("root: cached");
+        // What only the tree knew (the packages an mmdebstrap base installed) was kept with it.
+        if (fs::exists(artifacts / "tree-provenance.json")) {
+            auto bytes = readWholeFile((artifacts / "tree-provenance.json").string(), "cached provenance");
+            auto saved = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+            if (saved.is_object())
+                for (const auto& [key, value] : saved.items()) provenance_["packages"][key] = value;
+        }
     } else {
         std::unique_ptr<StepCache::Entry> entry;
         if (cache_.enabled()) entry = cache_.create(finalKey);
@@ -568,6 +603,13 @@ BuildResult Build::run() {
                           static_cast<unsigned long long>(ext4.sizeBytes >> 20));
             progress(std::string("root: ") + buf);
         });
+        // The dpkg database of a bootstrapped tree says which packages (and versions) it holds.
+        if (std::holds_alternative<MmdebstrapBase>(recipe_.base)) {
+            nlohmann::json installed = dpkgPackages(tree);
+            provenance_["packages"]["base"] = installed;
+            writeFileAtomically((artifacts / "tree-provenance.json").string(),
+                                nlohmann::json{{"base", installed}}.dump());
+        }
         if (entry) artifacts = entry->commit();
     }
 
