@@ -31,4 +31,34 @@ nlohmann::json parseJsonWithoutDuplicateKeys(std::string_view text, const std::s
     return document;
 }
 
+void JsonFieldReader::fail(const std::string& path, const std::string& problem) const {
+    throw Error(where_ + ": field '" + path + "' " + problem, ExitStatus::kVerification);
+}
+
+const nlohmann::json& JsonFieldReader::member(const json& object, const std::string& path,
+                                              const char* key) const {
+    const json* value = optional(object, key);
+    if (!value) fail(path, "is missing");
+    return *value;
+}
+
+const nlohmann::json& JsonFieldReader::object(const json& parent, const std::string& path,
+                                              const char* key) const {
+    const json& value = member(parent, path, key);
+    if (!value.is_object()) fail(path, "must be an object");
+    return value;
+}
+
+uint64_t JsonFieldReader::number(const json& parent, const std::string& path, const char* key) const {
+    const json& value = member(parent, path, key);
+    if (!value.is_number_unsigned()) fail(path, "must be a non-negative integer");
+    return value.get<uint64_t>();
+}
+
+std::string JsonFieldReader::string(const json& parent, const std::string& path, const char* key) const {
+    const json& value = member(parent, path, key);
+    if (!value.is_string()) fail(path, "must be a string");
+    return value.get<std::string>();
+}
+
 }  // namespace ingot

@@ -28,37 +28,9 @@ bool isGuidText(const std::string& text) {
 }
 
 // Validates a parsed document field by field; every error names the field's path.
-class Reader {
+class Reader : public JsonFieldReader {
 public:
-    explicit Reader(std::string where) : where_(std::move(where)) {}
-
-    [[noreturn]] void fail(const std::string& path, const std::string& problem) const {
-        throw Error(where_ + ": field '" + path + "' " + problem, ExitStatus::kVerification);
-    }
-
-    const json& member(const json& object, const std::string& path, const char* key) const {
-        auto it = object.find(key);
-        if (it == object.end()) fail(path, "is missing");
-        return *it;
-    }
-
-    const json& object(const json& parent, const std::string& path, const char* key) const {
-        const json& value = member(parent, path, key);
-        if (!value.is_object()) fail(path, "must be an object");
-        return value;
-    }
-
-    uint64_t number(const json& parent, const std::string& path, const char* key) const {
-        const json& value = member(parent, path, key);
-        if (!value.is_number_unsigned()) fail(path, "must be a non-negative integer");
-        return value.get<uint64_t>();
-    }
-
-    std::string string(const json& parent, const std::string& path, const char* key) const {
-        const json& value = member(parent, path, key);
-        if (!value.is_string()) fail(path, "must be a string");
-        return value.get<std::string>();
-    }
+    using JsonFieldReader::JsonFieldReader;
 
     // Names and versions end up in the signature's trusted comment "ingot image NAME VERSION",
     // which must stay one unambiguous line.
@@ -87,9 +59,6 @@ public:
         if (result.size == 0) fail(path + ".size", "must not be 0 (an empty file)");
         return result;
     }
-
-private:
-    std::string where_;
 };
 
 ManifestVerity readVerity(const Reader& r, const json& value) {

@@ -26,36 +26,9 @@ json parseJson(std::string_view text, uint64_t maxBytes, const std::string& wher
 }
 
 // Validates a parsed document field by field; every error names the document and the field.
-class Reader {
+class Reader : public JsonFieldReader {
 public:
-    explicit Reader(std::string where) : where_(std::move(where)) {}
-
-    [[noreturn]] void fail(const std::string& path, const std::string& problem) const {
-        throw Error(where_ + ": field '" + path + "' " + problem, ExitStatus::kVerification);
-    }
-
-    const json* optional(const json& object, const char* key) const {
-        auto it = object.find(key);
-        return it == object.end() ? nullptr : &*it;
-    }
-
-    const json& member(const json& object, const std::string& path, const char* key) const {
-        const json* value = optional(object, key);
-        if (!value) fail(path, "is missing");
-        return *value;
-    }
-
-    uint64_t number(const json& parent, const std::string& path, const char* key) const {
-        const json& value = member(parent, path, key);
-        if (!value.is_number_unsigned()) fail(path, "must be a non-negative integer");
-        return value.get<uint64_t>();
-    }
-
-    std::string string(const json& parent, const std::string& path, const char* key) const {
-        const json& value = member(parent, path, key);
-        if (!value.is_string()) fail(path, "must be a string");
-        return value.get<std::string>();
-    }
+    using JsonFieldReader::JsonFieldReader;
 
     void expect(const json& parent, const std::string& path, const char* key,
                 const char* expected) const {
@@ -121,8 +94,6 @@ public:
         return out;
     }
 
-private:
-    std::string where_;
 };
 
 json descriptorJson(const Descriptor& d) {
