@@ -32,22 +32,10 @@ Tools& tools() {
 using test::findProgram;
 using test::quote;
 
-struct Result {
-    int status;
-    std::string output;  // stdout and stderr
-};
+using Result = test::ShellResult;
 
 Result run(const fs::path& directory, const std::string& command) {
-    // stdin from /dev/null: minisign must never sit waiting for a password.
-    std::string shell =
-        "cd " + quote(directory.string()) + " && { " + command + "; } </dev/null 2>&1";
-    FILE* pipe = ::popen(shell.c_str(), "r");
-    if (!pipe) return {-1, "popen failed"};
-    std::string output;
-    char chunk[4096];
-    while (size_t n = std::fread(chunk, 1, sizeof chunk, pipe)) output.append(chunk, n);
-    int status = ::pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+    return test::runShell(command, directory.string());
 }
 
 void writeText(const fs::path& path, const std::string& text) {

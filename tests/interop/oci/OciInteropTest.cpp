@@ -30,19 +30,10 @@ std::string& skopeo() {
     return path;
 }
 
-struct Result {
-    int status;
-    std::string output;  // stdout only; stderr goes to the test log
-};
+using Result = test::ShellResult;
 
 Result run(const std::string& command) {
-    FILE* pipe = ::popen(("{ " + command + "; } </dev/null").c_str(), "r");
-    if (!pipe) return {-1, "popen failed"};
-    std::string output;
-    char chunk[4096];
-    while (size_t n = std::fread(chunk, 1, sizeof chunk, pipe)) output.append(chunk, n);
-    int status = ::pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+    return test::runShell(command, {}, /*mergeStderr=*/false);
 }
 
 std::string readText(const std::string& path) {

@@ -35,21 +35,10 @@ Tools& tools() {
     return t;
 }
 
-struct Result {
-    int status;
-    std::string output;  // stdout and stderr
-};
+using Result = test::ShellResult;
 
 Result run(const fs::path& directory, const std::string& command) {
-    std::string shell =
-        "cd " + quote(directory.string()) + " && { " + command + "; } </dev/null 2>&1";
-    FILE* pipe = ::popen(shell.c_str(), "r");
-    if (!pipe) return {-1, "popen failed"};
-    std::string output;
-    char chunk[4096];
-    while (size_t n = std::fread(chunk, 1, sizeof chunk, pipe)) output.append(chunk, n);
-    int status = ::pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+    return test::runShell(command, directory.string());
 }
 
 std::string readText(const fs::path& path) {
