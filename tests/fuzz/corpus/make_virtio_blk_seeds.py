@@ -10,7 +10,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "virtio_blk")
 
 NEXT, WRITE, INDIRECT = 1, 2, 4
-T_IN, T_OUT, T_FLUSH, T_GET_ID = 0, 1, 4, 8
+T_IN, T_OUT, T_FLUSH, T_GET_ID, T_DISCARD, T_WRITE_ZEROES = 0, 1, 4, 8, 11, 13
+UNMAP = 1
 READ_ONLY, EVENT_IDX, INDIRECT_DESC = 1, 2, 4
 
 HEADER, DATA, STATUS, TABLE = 0x400, 0x800, 0xC00, 0x600
@@ -87,6 +88,17 @@ def main():
     img.request_header(HEADER, T_OUT, 0)
     img.publish(img.chain([(HEADER, 16, False), (DATA, 512, False), (STATUS, 1, True)]))
     img.write("readonly-write")
+
+    # DISCARD of two ranges, then WRITE_ZEROES of one with unmap and one without.
+    img = Image(3, EVENT_IDX)
+    img.request_header(HEADER, T_DISCARD, 0)
+    img.put(DATA, struct.pack("<QII", 8, 8, 0) + struct.pack("<QII", 32, 16, 0))
+    img.publish(img.chain([(HEADER, 16, False), (DATA, 32, False), (STATUS, 1, True)]))
+    img.request_header(HEADER + 16, T_WRITE_ZEROES, 0)
+    img.put(DATA + 32, struct.pack("<QII", 3, 5, UNMAP) + struct.pack("<QII", 60, 4, 0))
+    img.publish(img.chain([(HEADER + 16, 16, False), (DATA + 32, 32, False),
+                           (STATUS + 1, 1, True)]))
+    img.write("discard-write-zeroes")
 
     img = Image(8, EVENT_IDX | INDIRECT_DESC)
     for i in range(2):

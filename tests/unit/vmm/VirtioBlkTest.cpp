@@ -1,15 +1,19 @@
 // virtio-blk requests end to end through the virtio-mmio transport, the way a driver issues them:
 // registers for negotiation and queue setup, chains in guest memory, QueueNotify, then the used
-// ring, the status byte and the disk file. Also the raw-file backend's refusals and the
-// transport's state machine.
+// ring, the status byte and the disk file. Also DISCARD and WRITE_ZEROES (checked segment
+// arrays, holes in the file), the raw-file backend's refusals and the transport's state
+// machine.
 #include "devices/virtio/VirtioBlk.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -52,8 +56,20 @@ constexpr uint64_t kStatus = 0x300000;
 class VirtioBlkTest : public ::testing::Test {
 protected:
     void attach(bool readOnly, std::string id = "disk.img") {
+        if (diskFd >= 0) ::close(diskFd);  // a second attach in one test
         auto backend = test::memfdDisk(kDiskBytes, readOnly, &diskFd);
         ASSERT_TRUE(backend);
+        attachBackend(std::move(backend), id);
+    }
+    // A writable memfd disk as diskFd, wrapped by `wrap` (memfd backend -> BlockBackend).
+    template <typename Wrap>
+    void attachWrapped(Wrap wrap) {
+        if (diskFd >= 0) ::close(diskFd);
+        auto backend = test::memfdDisk(kDiskBytes, false, &diskFd);
+        ASSERT_TRUE(backend);
+        attachBackend(wrap(std::move(backend)));
+    }
+    void attachBackend(std::unique_ptr<BlockBackend> backend, std::string id = "disk.img") {
         blk = std::make_shared<VirtioBlk>("virtio-blk0 (test)", std::move(backend), id);
         blk->log().setSink([this](const std::string& line) { lines.push_back(line); });
         blk->log().setInterval(std::chrono::nanoseconds(0));
@@ -152,6 +168,54 @@ protected:
                   static_cast<ssize_t>(n));
         return out;
     }
+    // DISCARD and WRITE_ZEROES: struct virtio_blk_discard_write_zeroes, and a request carrying
+    // an array of them in one buffer at kSegments.
+    struct Segment {
+        uint64_t sector;
+        uint32_t numSectors;
+        uint32_t flags;
+    };
+    static constexpr uint64_t kSegments = 0x180000;
+    void putSegments(const std::vector<Segment>& segments) {
+        for (size_t i = 0; i < segments.size(); ++i) {
+            memory.writeObject<uint64_t>(kSegments + 16 * i, segments[i].sector);
+            memory.writeObject<uint32_t>(kSegments + 16 * i + 8, segments[i].numSectors);
+            memory.writeObject<uint32_t>(kSegments + 16 * i + 12, segments[i].flags);
+        }
+    }
+    Completion ranges(uint32_t type, const std::vector<Segment>& segments) {
+        putSegments(segments);
+        header(type, 0);
+        return submit({{kHeader, 16, false},
+                       {kSegments, static_cast<uint32_t>(16 * segments.size()), false},
+                       {kStatus, 1, true}});
+    }
+    // Whether the whole disk file still holds the pattern it was created with.
+    bool diskUnchanged() {
+        auto bytes = fileBytes(0, kDiskBytes);
+        for (uint64_t i = 0; i < kDiskBytes; ++i)
+            if (bytes[i] != test::diskPattern(i)) return false;
+        return true;
+    }
+    // Whether bytes [from, to) of the disk file are zeros and all others still the pattern.
+    bool zeroedExactly(uint64_t from, uint64_t to) {
+        auto bytes = fileBytes(0, kDiskBytes);
+        for (uint64_t i = 0; i < kDiskBytes; ++i) {
+            uint8_t want = i >= from && i < to ? 0 : test::diskPattern(i);
+            if (bytes[i] != want) {
+                ADD_FAILURE() << "disk byte " << i << " is " << int{bytes[i]} << ", not "
+                              << int{want};
+                return false;
+            }
+        }
+        return true;
+    }
+    uint64_t allocatedBytes() {
+        struct stat st {};
+        EXPECT_EQ(::fstat(diskFd, &st), 0);
+        return static_cast<uint64_t>(st.st_blocks) * 512;
+    }
+
     bool logged(const std::string& text) const {
         for (const auto& l : lines)
             if (l.find(text) != std::string::npos) return true;
@@ -187,11 +251,14 @@ TEST_F(VirtioBlkTest, OffersFeaturesInTwoWords) {
     attach(false);
     uint64_t f = deviceFeatures();
     EXPECT_EQ(f, kFeatureVersion1 | kFeatureIndirectDesc | kFeatureEventIdx |
-                     VirtioBlk::kFeatureSegMax | VirtioBlk::kFeatureFlush);
+                     VirtioBlk::kFeatureSegMax | VirtioBlk::kFeatureFlush |
+                     VirtioBlk::kFeatureDiscard | VirtioBlk::kFeatureWriteZeroes);
     setReg(mmio::kDeviceFeaturesSel, 2);
     EXPECT_EQ(reg(mmio::kDeviceFeatures), 0u);
     attach(true);
-    EXPECT_TRUE(deviceFeatures() & VirtioBlk::kFeatureRo);
+    EXPECT_EQ(deviceFeatures(), kFeatureVersion1 | kFeatureIndirectDesc | kFeatureEventIdx |
+                                    VirtioBlk::kFeatureSegMax | VirtioBlk::kFeatureFlush |
+                                    VirtioBlk::kFeatureRo);
 }
 
 TEST_F(VirtioBlkTest, FeaturesOkNeedsVersion1AndOnlyOfferedFeatures) {
@@ -199,7 +266,7 @@ TEST_F(VirtioBlkTest, FeaturesOkNeedsVersion1AndOnlyOfferedFeatures) {
     EXPECT_FALSE(negotiate(VirtioBlk::kFeatureFlush) & kStatusFeaturesOk);
     EXPECT_TRUE(logged("lack VIRTIO_F_VERSION_1"));
     setReg(mmio::kStatus, 0);
-    EXPECT_FALSE(negotiate(kFeatureVersion1 | (1ull << 13)) & kStatusFeaturesOk);  // DISCARD
+    EXPECT_FALSE(negotiate(kFeatureVersion1 | (1ull << 16)) & kStatusFeaturesOk);  // SECURE_ERASE
     EXPECT_TRUE(logged("never offered"));
     setReg(mmio::kStatus, 0);
     EXPECT_TRUE(negotiate(kFeatureVersion1) & kStatusFeaturesOk);
@@ -501,7 +568,7 @@ TEST_F(VirtioBlkTest, DataInTheWrongDirectionFails) {
 
 TEST_F(VirtioBlkTest, UnknownTypeIsUnsupported) {
     start();
-    auto c = request(11, 0, {});  // VIRTIO_BLK_T_DISCARD, never negotiated
+    auto c = request(14, 0, {});  // VIRTIO_BLK_T_SECURE_ERASE, never offered
     EXPECT_EQ(c.status, VirtioBlk::kStatusUnsupported);
     EXPECT_EQ(c.len, 1u);
 }
@@ -549,6 +616,279 @@ TEST_F(VirtioBlkTest, ManyRequestsInOneNotification) {
                   test::diskPattern((i % 64) * 512 + 5));
     }
     EXPECT_EQ(interrupt->count, 1);  // one interrupt for the batch
+}
+
+// --- DISCARD and WRITE_ZEROES ---
+
+// Forwards reads, writes and flushes to a real disk and keeps BlockBackend's defaults for
+// discard and write-zeroes: a backend that cannot do them.
+class PlainBackend : public BlockBackend {
+public:
+    explicit PlainBackend(std::unique_ptr<BlockBackend> inner) : inner_(std::move(inner)) {}
+    uint64_t sizeBytes() const override { return inner_->sizeBytes(); }
+    bool readOnly() const override { return inner_->readOnly(); }
+    std::string describe() const override { return "plain " + inner_->describe(); }
+    int read(uint64_t offset, std::span<const iovec> buffers) override {
+        return inner_->read(offset, buffers);
+    }
+    int write(uint64_t offset, std::span<const iovec> buffers) override {
+        return inner_->write(offset, buffers);
+    }
+    int flush() override { return inner_->flush(); }
+
+private:
+    std::unique_ptr<BlockBackend> inner_;
+};
+
+// Claims support, counts the calls and fails each with `err`.
+class FailingDiscardBackend : public PlainBackend {
+public:
+    FailingDiscardBackend(std::unique_ptr<BlockBackend> inner, int err, int* calls)
+        : PlainBackend(std::move(inner)), err_(err), calls_(calls) {}
+    uint32_t discardGranularity() const override { return 512; }
+    int discard(uint64_t, uint64_t) override {
+        ++*calls_;
+        return err_;
+    }
+    int writeZeroes(uint64_t, uint64_t, bool) override {
+        ++*calls_;
+        return err_;
+    }
+
+private:
+    int err_;
+    int* calls_;
+};
+
+TEST_F(VirtioBlkTest, DiscardFeaturesOnlyForWritableBackendsThatSupportThem) {
+    constexpr uint64_t both = VirtioBlk::kFeatureDiscard | VirtioBlk::kFeatureWriteZeroes;
+    attach(false);
+    EXPECT_EQ(deviceFeatures() & both, both);
+    EXPECT_TRUE(blk->discardSupported());
+    attach(true);
+    EXPECT_EQ(deviceFeatures() & both, 0u);
+    EXPECT_FALSE(blk->discardSupported());
+    attachWrapped([](auto memfd) { return std::make_unique<PlainBackend>(std::move(memfd)); });
+    EXPECT_EQ(deviceFeatures() & both, 0u);
+    EXPECT_FALSE(blk->discardSupported());
+    // Offered, so a driver may take them.
+    attach(false);
+    EXPECT_TRUE(negotiate(kFeatureVersion1 | both) & kStatusFeaturesOk);
+}
+
+TEST_F(VirtioBlkTest, DiscardConfigFieldsReadBack) {
+    attach(false);
+    EXPECT_EQ(reg(mmio::kConfig + 36), VirtioBlk::kMaxDiscardSectors);   // max_discard_sectors
+    EXPECT_EQ(reg(mmio::kConfig + 40), VirtioBlk::kMaxDiscardSegments);  // max_discard_seg
+    EXPECT_EQ(reg(mmio::kConfig + 44), 8u);                              // 4096 / 512
+    EXPECT_EQ(reg(mmio::kConfig + 48), VirtioBlk::kMaxDiscardSectors);   // max_write_zeroes_*
+    EXPECT_EQ(reg(mmio::kConfig + 52), VirtioBlk::kMaxDiscardSegments);
+    EXPECT_EQ(reg(mmio::kConfig + 56), 1u);  // write_zeroes_may_unmap, unused1[3] zero
+    EXPECT_EQ(VirtioBlk::kMaxDiscardSectors, 0x3fffffu);
+    EXPECT_EQ(VirtioBlk::kMaxDiscardSegments, 32u);
+    uint8_t b = 0xff;
+    transport->read(mmio::kConfig + 56, {&b, 1});
+    EXPECT_EQ(b, 1);
+    // Without the features the fields stay zero.
+    attach(true);
+    for (uint64_t at = 36; at <= 56; at += 4) EXPECT_EQ(reg(mmio::kConfig + at), 0u) << at;
+}
+
+TEST_F(VirtioBlkTest, DiscardPunchesAHole) {
+    start();
+    uint64_t before = allocatedBytes();
+    ASSERT_GE(before, kDiskBytes);
+    auto c = ranges(VirtioBlk::kTypeDiscard, {{8, 16, 0}});  // 8 KiB at 4 KiB
+    EXPECT_EQ(c.status, VirtioBlk::kStatusOk);
+    EXPECT_EQ(c.len, 1u);
+    EXPECT_EQ(allocatedBytes(), before - 16 * 512);
+    EXPECT_TRUE(zeroedExactly(8 * 512, 24 * 512));
+    // The guest reads zeros there too.
+    auto r = request(VirtioBlk::kTypeIn, 8, {{kData, 512, true}});
+    EXPECT_EQ(r.status, VirtioBlk::kStatusOk);
+    EXPECT_EQ(memory.readObject<uint64_t>(kData + 64), 0u);
+    EXPECT_EQ(blk->stats().discards, 1u);
+    EXPECT_EQ(blk->stats().writeZeroes, 0u);
+    EXPECT_EQ(blk->stats().errors, 0u);
+}
+
+TEST_F(VirtioBlkTest, WriteZeroesZeroesExactlyTheRange) {
+    start();
+    // Unaligned to the 4 KiB granularity, without unmap: memfds have no ZERO_RANGE, so the
+    // backend writes zeros.
+    EXPECT_EQ(ranges(VirtioBlk::kTypeWriteZeroes, {{3, 5, 0}}).status, VirtioBlk::kStatusOk);
+    EXPECT_TRUE(zeroedExactly(3 * 512, 8 * 512));
+    // With unmap: a punched hole, also partial pages at either end.
+    uint64_t before = allocatedBytes();
+    EXPECT_EQ(ranges(VirtioBlk::kTypeWriteZeroes, {{7, 20, VirtioBlk::kSegmentFlagUnmap}}).status,
+              VirtioBlk::kStatusOk);
+    EXPECT_TRUE(zeroedExactly(3 * 512, 27 * 512));
+    EXPECT_LT(allocatedBytes(), before);
+    // The last sector of the disk, and an empty segment (nothing to do).
+    EXPECT_EQ(ranges(VirtioBlk::kTypeWriteZeroes, {{63, 1, 0}, {64, 0, 0}}).status,
+              VirtioBlk::kStatusOk);
+    auto last = fileBytes(63 * 512, 512);
+    EXPECT_EQ(last, std::vector<uint8_t>(512, 0));
+    EXPECT_EQ(blk->stats().writeZeroes, 3u);
+    struct stat st {};
+    ASSERT_EQ(::fstat(diskFd, &st), 0);
+    EXPECT_EQ(static_cast<uint64_t>(st.st_size), kDiskBytes);
+}
+
+TEST_F(VirtioBlkTest, MultiSegmentRequestsSpanningDescriptors) {
+    start();
+    putSegments({{0, 1, 0}, {10, 2, 0}, {40, 8, 0}});
+    header(VirtioBlk::kTypeDiscard, 0);
+    // 48 bytes of segments cut at 20 and 37: segments straddle descriptors.
+    auto c = submit({{kHeader, 16, false},
+                     {kSegments, 20, false},
+                     {kSegments + 20, 17, false},
+                     {kSegments + 37, 11, false},
+                     {kStatus, 1, true}});
+    EXPECT_EQ(c.status, VirtioBlk::kStatusOk);
+    auto bytes = fileBytes(0, kDiskBytes);
+    for (uint64_t i = 0; i < kDiskBytes; ++i) {
+        uint64_t s = i / 512;
+        bool zero = s == 0 || s == 10 || s == 11 || (s >= 40 && s < 48);
+        ASSERT_EQ(bytes[i], zero ? 0 : test::diskPattern(i)) << i;
+    }
+    // All 32 segments at once, overlapping ones too.
+    std::vector<Segment> many;
+    for (uint32_t i = 0; i < VirtioBlk::kMaxDiscardSegments; ++i) many.push_back({i, 2, 0});
+    EXPECT_EQ(ranges(VirtioBlk::kTypeWriteZeroes, many).status, VirtioBlk::kStatusOk);
+    EXPECT_EQ(fileBytes(0, 33 * 512), std::vector<uint8_t>(33 * 512, 0));
+    EXPECT_EQ(fileBytes(33 * 512, 1)[0], test::diskPattern(33 * 512));
+    EXPECT_EQ(blk->stats().discards, 1u);
+    EXPECT_EQ(blk->stats().writeZeroes, 1u);
+}
+
+TEST_F(VirtioBlkTest, DiscardPayloadMustBeWholeSegments) {
+    start();
+    for (uint32_t type : {VirtioBlk::kTypeDiscard, VirtioBlk::kTypeWriteZeroes}) {
+        putSegments({{0, 8, 0}, {8, 8, 0}});
+        header(type, 0);
+        for (uint32_t len : {1u, 15u, 17u, 31u}) {
+            auto c = submit({{kHeader, 16, false}, {kSegments, len, false}, {kStatus, 1, true}});
+            EXPECT_EQ(c.status, VirtioBlk::kStatusIoErr) << len;
+            EXPECT_EQ(c.len, 1u);
+        }
+        // No segments at all.
+        EXPECT_EQ(submit({{kHeader, 16, false}, {kStatus, 1, true}}).status,
+                  VirtioBlk::kStatusIoErr);
+    }
+    EXPECT_TRUE(logged("not a non-zero multiple of 16"));
+    EXPECT_TRUE(diskUnchanged());
+    EXPECT_EQ(blk->stats().errors, 10u);
+}
+
+TEST_F(VirtioBlkTest, TooManySegmentsFail) {
+    start();
+    std::vector<Segment> many(VirtioBlk::kMaxDiscardSegments + 1, Segment{0, 1, 0});
+    EXPECT_EQ(ranges(VirtioBlk::kTypeDiscard, many).status, VirtioBlk::kStatusIoErr);
+    EXPECT_EQ(ranges(VirtioBlk::kTypeWriteZeroes, many).status, VirtioBlk::kStatusIoErr);
+    EXPECT_TRUE(logged("33 segments, more than the 32 advertised"));
+    EXPECT_TRUE(diskUnchanged());
+}
+
+TEST_F(VirtioBlkTest, DiscardRangesOutsideTheDiskFail) {
+    start();
+    const std::vector<Segment> bad[] = {
+        {{60, 5, 0}},                     // one sector past the end
+        {{64, 1, 0}},                     // starts at the end
+        {{~0ull, 1, 0}},                  // sector + num overflows
+        {{~0ull - 2, 4, 0}},              // likewise
+        {{~0ull / 512 + 1, 1, 0}},        // sector * 512 would overflow
+        {{0, 0x400000, 0}},               // longer than max_*_sectors
+        {{0, 0xffffffff, 0}},             // likewise
+        {{0, 8, 0}, {1ull << 40, 8, 0}},  // a good segment before a bad one: neither done
+    };
+    for (uint32_t type : {VirtioBlk::kTypeDiscard, VirtioBlk::kTypeWriteZeroes})
+        for (const auto& segments : bad) {
+            auto c = ranges(type, segments);
+            EXPECT_EQ(c.status, VirtioBlk::kStatusIoErr) << type << " " << segments[0].sector;
+            EXPECT_EQ(c.len, 1u);
+        }
+    EXPECT_TRUE(logged("past the end of a disk of 64"));
+    EXPECT_TRUE(logged("longer than the 4194303 sectors advertised"));
+    EXPECT_TRUE(diskUnchanged());
+    EXPECT_EQ(blk->stats().discards + blk->stats().writeZeroes, 0u);
+}
+
+TEST_F(VirtioBlkTest, UnknownFlagsAndUnmapOnDiscardAreUnsupported) {
+    start();
+    for (uint32_t flags : {2u, 4u, 0x80000000u, 3u}) {
+        EXPECT_EQ(ranges(VirtioBlk::kTypeDiscard, {{0, 8, flags}}).status,
+                  VirtioBlk::kStatusUnsupported)
+            << flags;
+        EXPECT_EQ(ranges(VirtioBlk::kTypeWriteZeroes, {{0, 8, flags}}).status,
+                  VirtioBlk::kStatusUnsupported)
+            << flags;
+    }
+    EXPECT_TRUE(logged("unknown flag bits 0x80000000"));
+    // 5.2.6.2: the unmap flag is for write-zeroes only.
+    EXPECT_EQ(ranges(VirtioBlk::kTypeDiscard, {{0, 8, VirtioBlk::kSegmentFlagUnmap}}).status,
+              VirtioBlk::kStatusUnsupported);
+    EXPECT_TRUE(logged("unmap flag"));
+    // A bad flag in a later segment stops the earlier ones too.
+    EXPECT_EQ(ranges(VirtioBlk::kTypeWriteZeroes, {{0, 8, 0}, {8, 8, 2}}).status,
+              VirtioBlk::kStatusUnsupported);
+    EXPECT_TRUE(diskUnchanged());
+}
+
+TEST_F(VirtioBlkTest, DiscardWithWritableDataFails) {
+    start();
+    putSegments({{0, 8, 0}});
+    header(VirtioBlk::kTypeDiscard, 0);
+    auto c = submit(
+        {{kHeader, 16, false}, {kSegments, 16, false}, {kData, 16, true}, {kStatus, 1, true}});
+    EXPECT_EQ(c.status, VirtioBlk::kStatusIoErr);
+    EXPECT_EQ(c.len, 1u);
+    EXPECT_TRUE(logged("writable buffers besides its status"));
+    EXPECT_TRUE(diskUnchanged());
+}
+
+TEST_F(VirtioBlkTest, ReadOnlyDiskRefusesDiscardAndWriteZeroes) {
+    start(true);
+    EXPECT_EQ(ranges(VirtioBlk::kTypeDiscard, {{0, 8, 0}}).status, VirtioBlk::kStatusIoErr);
+    EXPECT_EQ(ranges(VirtioBlk::kTypeWriteZeroes, {{0, 8, 1}}).status, VirtioBlk::kStatusIoErr);
+    EXPECT_TRUE(logged("discard on a read-only disk refused"));
+    EXPECT_TRUE(logged("write-zeroes on a read-only disk refused"));
+    EXPECT_TRUE(diskUnchanged());
+    EXPECT_EQ(blk->stats().errors, 2u);
+}
+
+TEST_F(VirtioBlkTest, BackendWithoutDiscardAnswersUnsupported) {
+    attachWrapped([](auto memfd) { return std::make_unique<PlainBackend>(std::move(memfd)); });
+    ASSERT_TRUE(negotiate(deviceFeatures()) & kStatusFeaturesOk);
+    setUpQueue(ring.layout());
+    driverOk();
+    EXPECT_EQ(ranges(VirtioBlk::kTypeDiscard, {{0, 8, 0}}).status, VirtioBlk::kStatusUnsupported);
+    EXPECT_EQ(ranges(VirtioBlk::kTypeWriteZeroes, {{0, 8, 0}}).status,
+              VirtioBlk::kStatusUnsupported);
+    EXPECT_TRUE(logged("does not support it"));
+    EXPECT_TRUE(diskUnchanged());
+    // Reads and writes are as before.
+    EXPECT_EQ(request(VirtioBlk::kTypeIn, 0, {{kData, 512, true}}).status, VirtioBlk::kStatusOk);
+}
+
+TEST_F(VirtioBlkTest, BackendFailuresAreIoErrorOrUnsupported) {
+    int calls = 0;
+    for (int err : {EIO, EOPNOTSUPP}) {
+        attachWrapped([&](auto memfd) {
+            return std::make_unique<FailingDiscardBackend>(std::move(memfd), err, &calls);
+        });
+        ring.reset();
+        ASSERT_TRUE(negotiate(deviceFeatures()) & kStatusFeaturesOk);
+        setUpQueue(ring.layout());
+        driverOk();
+        EXPECT_EQ(reg(mmio::kConfig + 44), 1u);  // 512-byte granularity
+        uint8_t want = err == EIO ? VirtioBlk::kStatusIoErr : VirtioBlk::kStatusUnsupported;
+        EXPECT_EQ(ranges(VirtioBlk::kTypeDiscard, {{0, 8, 0}, {8, 8, 0}}).status, want);
+        EXPECT_EQ(ranges(VirtioBlk::kTypeWriteZeroes, {{0, 8, 0}}).status, want);
+        EXPECT_TRUE(logged(std::strerror(err)));
+        EXPECT_EQ(blk->stats().discards + blk->stats().writeZeroes, 0u);
+    }
+    EXPECT_EQ(calls, 4);  // the first failing segment ends the request
 }
 
 // --- backend and configuration ---
@@ -600,6 +940,31 @@ TEST_F(DiskFileTest, ReadOnlyBackendNeverWrites) {
     EXPECT_EQ(backend->write(0, {&iov, 1}), EROFS);
     EXPECT_EQ(backend->read(0, {&iov, 1}), 0);
     EXPECT_EQ(b[0], 'x');
+}
+
+TEST_F(DiskFileTest, RawFileDiscardsAndZeroesOnlyWhenReadWrite) {
+    auto path = file("discard.img", 64 * 1024);
+    auto ro = RawFileBackend::open(path, true);
+    EXPECT_EQ(ro->discardGranularity(), 0u);
+    EXPECT_EQ(ro->discard(0, 4096), EROFS);
+    EXPECT_EQ(ro->writeZeroes(0, 4096, false), EROFS);
+    auto rw = RawFileBackend::open(path, false);
+    if (rw->discardGranularity() == 0) GTEST_SKIP() << "the file system cannot punch holes";
+    EXPECT_EQ(rw->discardGranularity(), RawFileBackend::kDiscardGranularity);
+    EXPECT_EQ(rw->discard(4096, 8192), 0);
+    EXPECT_EQ(rw->writeZeroes(20480, 1536, false), 0);  // ZERO_RANGE where the file system has it
+    EXPECT_EQ(rw->writeZeroes(30720, 4096, true), 0);
+    EXPECT_EQ(rw->discard(60 * 1024, 8192), EINVAL);  // past the end
+    EXPECT_EQ(rw->writeZeroes(~0ull - 511, 1024, false), EINVAL);
+    std::vector<uint8_t> all(64 * 1024);
+    iovec iov{all.data(), all.size()};
+    ASSERT_EQ(rw->read(0, {&iov, 1}), 0);
+    for (size_t i = 0; i < all.size(); ++i) {
+        bool zero =
+            (i >= 4096 && i < 12288) || (i >= 20480 && i < 22016) || (i >= 30720 && i < 34816);
+        ASSERT_EQ(all[i], zero ? 0 : 'x') << i;
+    }
+    EXPECT_EQ(std::filesystem::file_size(path), 64u * 1024);
 }
 
 TEST(DiskSpec, ParsesPathAndReadonly) {

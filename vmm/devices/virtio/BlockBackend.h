@@ -2,9 +2,12 @@
 
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ingot::vmm::virtio {
 
@@ -26,6 +29,18 @@ public:
     virtual int write(uint64_t offset, std::span<const iovec> buffers) = 0;
     // Make every completed write durable.
     virtual int flush() = 0;
+
+    // DISCARD and WRITE_ZEROES. After either, the range reads as zeros (for an overlay: zeros,
+    // not the base's bytes). `mayUnmap` lets writeZeroes free the space, as discard always may.
+    // Backends that cannot do this keep the defaults, and the device does not offer the features.
+    virtual uint32_t discardGranularity() const { return 0; }  // bytes; 0: not supported
+    virtual int discard(uint64_t /*offset*/, uint64_t /*length*/) { return EOPNOTSUPP; }
+    virtual int writeZeroes(uint64_t /*offset*/, uint64_t /*length*/, bool /*mayUnmap*/) {
+        return EOPNOTSUPP;
+    }
+
+    // Backend-specific counters for the monitor's stats document, as (name, value) pairs.
+    virtual std::vector<std::pair<std::string, uint64_t>> counters() const { return {}; }
 };
 
 }  // namespace ingot::vmm::virtio

@@ -1,13 +1,15 @@
 #include "devices/virtio/RawFileBackend.h"
 
 #include <fcntl.h>
-#include <limits.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
+#include "devices/virtio/IoVectors.h"
 #include "ingot/core/Error.h"
 
 namespace ingot::vmm::virtio {
@@ -15,34 +17,9 @@ namespace ingot::vmm::virtio {
 namespace {
 
 constexpr uint64_t kSectorBytes = 512;
-
-// preadv/pwritev until every byte moved: both may stop short (signals, file systems that
-// split large requests), and each call takes at most IOV_MAX buffers.
-template <typename Transfer>
-int transferAll(Transfer transfer, uint64_t offset, std::span<const iovec> buffers) {
-    std::vector<iovec> rest(buffers.begin(), buffers.end());
-    size_t first = 0;
-    while (first < rest.size()) {
-        int count = static_cast<int>(std::min<size_t>(rest.size() - first, IOV_MAX));
-        ssize_t n = transfer(&rest[first], count, static_cast<off_t>(offset));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        if (n == 0) return EIO;  // the file ended early: it shrank under the VM
-        offset += static_cast<uint64_t>(n);
-        auto left = static_cast<size_t>(n);
-        while (first < rest.size() && left >= rest[first].iov_len) {
-            left -= rest[first].iov_len;
-            ++first;
-        }
-        if (left) {
-            rest[first].iov_base = static_cast<uint8_t*>(rest[first].iov_base) + left;
-            rest[first].iov_len -= left;
-        }
-    }
-    return 0;
-}
+// The zero buffer of the write-zeroes fallback: big enough for few syscalls, small enough to
+// allocate per request.
+constexpr uint64_t kZeroChunkBytes = 1 << 20;
 
 }  // namespace
 
@@ -76,21 +53,21 @@ RawFileBackend::RawFileBackend(FileDescriptor fd, std::string name, bool readOnl
                         " bytes, not a whole number of 512-byte sectors: pad it (truncate -s "
                         "%512 FILE rounds the size up) or convert it to a raw image",
                     ExitStatus::kUsage);
+    // Discard needs hole punching. Probe it where it cannot change anything: one granule past
+    // the end of the file, keeping the size. A file system without it (or a file the open
+    // flags do not let us change) answers EOPNOTSUPP and the device does not offer discard.
+    if (!readOnly_ && S_ISREG(st.st_mode) &&
+        fallocateRange(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, size_, kDiscardGranularity) == 0)
+        discardGranularity_ = kDiscardGranularity;
 }
 
 int RawFileBackend::read(uint64_t offset, std::span<const iovec> buffers) {
-    int fd = fd_.get();
-    return transferAll(
-        [fd](const iovec* iov, int count, off_t at) { return ::preadv(fd, iov, count, at); },
-        offset, buffers);
+    return preadAll(fd_.get(), offset, buffers);
 }
 
 int RawFileBackend::write(uint64_t offset, std::span<const iovec> buffers) {
     if (readOnly_) return EROFS;
-    int fd = fd_.get();
-    return transferAll(
-        [fd](const iovec* iov, int count, off_t at) { return ::pwritev(fd, iov, count, at); },
-        offset, buffers);
+    return pwriteAll(fd_.get(), offset, buffers);
 }
 
 int RawFileBackend::flush() {
@@ -99,6 +76,49 @@ int RawFileBackend::flush() {
         if (errno != EINTR) return errno;
     }
     return 0;
+}
+
+int RawFileBackend::fallocateRange(int mode, uint64_t offset, uint64_t length) {
+    while (::fallocate(fd_.get(), mode, static_cast<off_t>(offset), static_cast<off_t>(length)) <
+           0) {
+        if (errno != EINTR) return errno;
+    }
+    return 0;
+}
+
+int RawFileBackend::writeZeroBuffers(uint64_t offset, uint64_t length) {
+    std::vector<uint8_t> zeros(static_cast<size_t>(std::min(length, kZeroChunkBytes)));
+    while (length > 0) {
+        uint64_t n = std::min<uint64_t>(length, zeros.size());
+        iovec iov{zeros.data(), static_cast<size_t>(n)};
+        if (int err = pwriteAll(fd_.get(), offset, {&iov, 1})) return err;
+        offset += n;
+        length -= n;
+    }
+    return 0;
+}
+
+int RawFileBackend::discard(uint64_t offset, uint64_t length) {
+    if (readOnly_) return EROFS;
+    if (discardGranularity_ == 0) return EOPNOTSUPP;
+    if (!rangeOk(offset, length)) return EINVAL;
+    if (length == 0) return 0;
+    return fallocateRange(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+}
+
+// Works on any writable disk (ZERO_RANGE and plain writes need no hole punching), though the
+// device only asks where discardGranularity() says so.
+int RawFileBackend::writeZeroes(uint64_t offset, uint64_t length, bool mayUnmap) {
+    if (readOnly_) return EROFS;
+    if (!rangeOk(offset, length)) return EINVAL;
+    if (length == 0) return 0;
+    if (mayUnmap) {
+        int err = fallocateRange(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+        if (err != EOPNOTSUPP) return err;
+    }
+    int err = fallocateRange(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, length);
+    if (err != EOPNOTSUPP) return err;
+    return writeZeroBuffers(offset, length);
 }
 
 }  // namespace ingot::vmm::virtio

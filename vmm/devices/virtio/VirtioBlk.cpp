@@ -1,5 +1,8 @@
 #include "devices/virtio/VirtioBlk.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "devices/virtio/VirtioSpec.h"
@@ -15,9 +18,29 @@ struct RequestHeader {
 };
 static_assert(sizeof(RequestHeader) == 16);
 
+// struct virtio_blk_discard_write_zeroes (5.2.6).
+struct Segment {
+    uint64_t sector;
+    uint32_t numSectors;
+    uint32_t flags;
+};
+static_assert(sizeof(Segment) == VirtioBlk::kSegmentBytes);
+
 // struct virtio_blk_config offsets (5.2.4).
 constexpr size_t kConfigCapacity = 0;
 constexpr size_t kConfigSegMax = 12;
+constexpr size_t kConfigMaxDiscardSectors = 36;
+constexpr size_t kConfigMaxDiscardSeg = 40;
+constexpr size_t kConfigDiscardSectorAlignment = 44;
+constexpr size_t kConfigMaxWriteZeroesSectors = 48;
+constexpr size_t kConfigMaxWriteZeroesSeg = 52;
+constexpr size_t kConfigWriteZeroesMayUnmap = 56;
+
+std::string hex(uint32_t v) {
+    char text[9];
+    std::snprintf(text, sizeof text, "%x", v);
+    return text;
+}
 
 }  // namespace
 
@@ -30,6 +53,21 @@ VirtioBlk::VirtioBlk(std::string name, std::unique_ptr<BlockBackend> backend, st
     // more buffers than the queue has entries; without SEG_MAX it sends one segment per request.
     uint32_t segMax = VirtQueue::kMaxSize - 2;
     std::memcpy(config_.data() + kConfigSegMax, &segMax, 4);
+
+    uint32_t granularity = backend_->discardGranularity();
+    discard_ = !backend_->readOnly() && granularity != 0;
+    if (discard_) {
+        auto put32 = [this](size_t at, uint32_t v) { std::memcpy(config_.data() + at, &v, 4); };
+        put32(kConfigMaxDiscardSectors, kMaxDiscardSectors);
+        put32(kConfigMaxDiscardSeg, kMaxDiscardSegments);
+        // Linux takes this (in sectors) as the discard granularity of the guest's disk.
+        put32(kConfigDiscardSectorAlignment,
+              std::max<uint32_t>(1, granularity / static_cast<uint32_t>(kSectorBytes)));
+        put32(kConfigMaxWriteZeroesSectors, kMaxDiscardSectors);
+        put32(kConfigMaxWriteZeroesSeg, kMaxDiscardSegments);
+        // WRITE_ZEROES with the unmap flag does free space (the backend may punch a hole).
+        config_[kConfigWriteZeroesMayUnmap] = 1;
+    }
 }
 
 uint32_t VirtioBlk::deviceType() const {
@@ -40,6 +78,7 @@ uint64_t VirtioBlk::offeredFeatures() const {
     uint64_t f =
         kFeatureVersion1 | kFeatureIndirectDesc | kFeatureEventIdx | kFeatureSegMax | kFeatureFlush;
     if (backend_->readOnly()) f |= kFeatureRo;
+    if (discard_) f |= kFeatureDiscard | kFeatureWriteZeroes;
     return f;
 }
 
@@ -49,8 +88,15 @@ void VirtioBlk::readConfig(uint64_t offset, std::span<uint8_t> data) {
 }
 
 VirtioBlk::Stats VirtioBlk::stats() const {
-    return {requests_.load(), bytesRead_.load(), bytesWritten_.load(), flushes_.load(),
-            errors_.load()};
+    Stats s;
+    s.requests = requests_.load();
+    s.bytesRead = bytesRead_.load();
+    s.bytesWritten = bytesWritten_.load();
+    s.flushes = flushes_.load();
+    s.errors = errors_.load();
+    s.discards = discards_.load();
+    s.writeZeroes = writeZeroes_.load();
+    return s;
 }
 
 void VirtioBlk::processQueue(unsigned, VirtQueue& queue) {
@@ -60,6 +106,11 @@ void VirtioBlk::processQueue(unsigned, VirtQueue& queue) {
 uint8_t VirtioBlk::fail(const std::string& why) {
     log().report(why);
     return kStatusIoErr;
+}
+
+uint8_t VirtioBlk::unsupported(const std::string& why) {
+    log().report(why);
+    return kStatusUnsupported;
 }
 
 bool VirtioBlk::inRange(uint64_t sector, uint64_t bytes) const {
@@ -145,10 +196,73 @@ uint8_t VirtioBlk::serve(const DescriptorChain& chain, uint32_t type, uint64_t s
             *written = n;
             return kStatusOk;
         }
+        case kTypeDiscard:
+        case kTypeWriteZeroes:
+            return serveDiscardOrWriteZeroes(chain, type, dataOut, dataIn);
         default:
-            log().report("request type " + std::to_string(type) + " is not supported");
-            return kStatusUnsupported;
+            return unsupported("request type " + std::to_string(type) + " is not supported");
     }
+}
+
+// DISCARD and WRITE_ZEROES. The header's sector is unused (5.2.6); the ranges are in the
+// segments. Every segment is checked before the first one is handed to the backend, so a
+// request that fails a check leaves the disk untouched.
+uint8_t VirtioBlk::serveDiscardOrWriteZeroes(const DescriptorChain& chain, uint32_t type,
+                                             uint64_t dataOut, uint64_t dataIn) {
+    bool isDiscard = type == kTypeDiscard;
+    std::string what = isDiscard ? "discard" : "write-zeroes";
+    // A read-only disk refuses as it refuses writes (5.2.6.2: IOERR, nothing written).
+    if (backend_->readOnly()) return fail(what + " on a read-only disk refused");
+    if (!discard_)
+        return unsupported(what + " requested, but " + backend_->describe() +
+                           " does not support it (the feature was not offered)");
+    if (dataIn != 0) return fail(what + " request has writable buffers besides its status");
+    if (dataOut == 0 || dataOut % kSegmentBytes != 0)
+        return fail(what + " request carries " + std::to_string(dataOut) +
+                    " bytes of segments, not a non-zero multiple of 16");
+    uint64_t count = dataOut / kSegmentBytes;
+    if (count > kMaxDiscardSegments)
+        return fail(what + " request has " + std::to_string(count) + " segments, more than the " +
+                    std::to_string(kMaxDiscardSegments) + " advertised");
+    std::array<Segment, kMaxDiscardSegments> segments{};
+    if (!chain.read(sizeof(RequestHeader),
+                    {reinterpret_cast<uint8_t*>(segments.data()), count * kSegmentBytes}))
+        return fail(what + " segments could not be read");  // cannot happen: dataOut covers them
+
+    uint64_t capacity = capacitySectors();
+    for (uint64_t i = 0; i < count; ++i) {
+        const Segment& s = segments[i];
+        std::string which = what + " segment " + std::to_string(i) + " (sectors " +
+                            std::to_string(s.sector) + "+" + std::to_string(s.numSectors) + ")";
+        // 5.2.6.2: UNSUPP for any unknown flag, and for unmap on a discard.
+        if (s.flags & ~kSegmentFlagUnmap)
+            return unsupported(which + " has unknown flag bits 0x" + hex(s.flags));
+        if (isDiscard && (s.flags & kSegmentFlagUnmap))
+            return unsupported(which + " has the unmap flag, which only write-zeroes takes");
+        if (s.numSectors > kMaxDiscardSectors)
+            return fail(which + " is longer than the " + std::to_string(kMaxDiscardSectors) +
+                        " sectors advertised");
+        if (s.sector > capacity || s.numSectors > capacity - s.sector)
+            return fail(which + " goes past the end of a disk of " + std::to_string(capacity));
+    }
+
+    for (uint64_t i = 0; i < count; ++i) {
+        const Segment& s = segments[i];
+        if (s.numSectors == 0) continue;
+        uint64_t offset = s.sector * kSectorBytes;
+        uint64_t length = uint64_t{s.numSectors} * kSectorBytes;
+        int err = isDiscard ? backend_->discard(offset, length)
+                            : backend_->writeZeroes(offset, length, s.flags & kSegmentFlagUnmap);
+        if (err) {
+            std::string why = what + " of sectors " + std::to_string(s.sector) + "+" +
+                              std::to_string(s.numSectors) + " on " + backend_->describe() +
+                              " failed: " + std::strerror(err);
+            // Earlier segments may have been done; 5.2.6 leaves their state open on an error.
+            return err == EOPNOTSUPP ? unsupported(why) : fail(why);
+        }
+    }
+    ++(isDiscard ? discards_ : writeZeroes_);
+    return kStatusOk;
 }
 
 }  // namespace ingot::vmm::virtio
