@@ -14,6 +14,10 @@
 #include "devices/DebugExit.h"
 #include "devices/PvPanic.h"
 #include "devices/legacy/I8042.h"
+#include "devices/virtio/Qcow2OverlayDisk.h"
+#include "devices/virtio/VerifiedBaseDisk.h"
+#include "devices/virtio/VirtioRng.h"
+#include "ingot/sign/Minisign.h"
 #include "devices/power/AcpiPowerControl.h"
 #include "devices/virtio/VirtioMmioSlots.h"
 #include "devices/virtio/VirtioSpec.h"
@@ -62,9 +66,11 @@ Vm::Vm(const VmConfig& config)
         throw Error("--cpus " + std::to_string(config_.cpus) + " is out of range 1.." +
                         std::to_string(kMaxCpus),
                     ExitStatus::kUsage);
-    if (config_.disks.size() > virtio::kMaxVirtioMmioDevices)
+    const size_t maxDisks = virtio::kMaxVirtioMmioDevices - (config_.rngBytesPerSecond ? 1 : 0);
+    if (config_.disks.size() > maxDisks)
         throw Error(std::to_string(config_.disks.size()) + " disks: at most " +
-                        std::to_string(virtio::kMaxVirtioMmioDevices) + " --disk flags",
+                        std::to_string(maxDisks) + " --disk flags" +
+                        (config_.rngBytesPerSecond ? " besides --rng" : ""),
                     ExitStatus::kUsage);
     loadBootImage();
     openDisks();
@@ -123,12 +129,32 @@ Vm::~Vm() {
 }
 
 void Vm::openDisks() {
-    for (const auto& disk : config_.disks)
-        diskBackends_.push_back(virtio::RawFileBackend::open(disk.path, disk.readOnly));
+    std::vector<sign::MinisignPublicKey> keys;
+    for (const auto& disk : config_.disks) {
+        if (!disk.verified) {
+            diskBackends_.push_back(virtio::RawFileBackend::open(disk.path, disk.readOnly));
+            continue;
+        }
+        if (keys.empty()) {
+            if (config_.trustedKeys.empty())
+                throw Error("--disk " + disk.path +
+                                ": a verified disk (verified or overlay=) needs --trust KEY.pub, "
+                                "the minisign key that signed the image",
+                            ExitStatus::kUsage);
+            for (const auto& path : config_.trustedKeys)
+                keys.push_back(sign::readPublicKeyFile(path));
+        }
+        auto base = virtio::VerifiedBaseDisk::open(disk.path, keys);
+        if (disk.overlay.empty())
+            diskBackends_.push_back(std::move(base));
+        else
+            diskBackends_.push_back(
+                virtio::Qcow2OverlayDisk::open(disk.overlay, disk.path, std::move(base)));
+    }
 }
 
 void Vm::addVirtioDevices(acpi::AcpiLayout& acpiLayout) {
-    if (diskBackends_.empty()) return;
+    if (diskBackends_.empty() && !config_.rngBytesPerSecond) return;
     for (auto [cap, name] : {std::pair{KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
                              std::pair{KVM_CAP_IRQFD, "KVM_CAP_IRQFD"}}) {
         if (!kvm_->hasExtension(cap))
@@ -136,17 +162,13 @@ void Vm::addVirtioDevices(acpi::AcpiLayout& acpiLayout) {
                             ", which ingot-vmm's virtio devices need (kernel too old?)",
                         ExitStatus::kNoKvm);
     }
-    for (unsigned i = 0; i < diskBackends_.size(); ++i) {
-        const auto& disk = config_.disks[i];
-        auto slotLayout = virtio::virtioMmioSlot(i);
-        std::string shortName = "virtio-blk" + std::to_string(i);
-        // GET_ID, the guest's /sys/block/vdX/serial: the image's file name tells disks apart.
-        std::string id = disk.path.substr(disk.path.find_last_of('/') + 1);
-        VirtioSlot slot;
-        slot.blk = std::make_shared<virtio::VirtioBlk>(shortName + " (" + disk.path + ")",
-                                                       std::move(diskBackends_[i]), id);
+    // Disks first, in --disk order (ingot-fw and the guest's vda, vdb… follow it), then the
+    // entropy device.
+    auto attach = [&](std::shared_ptr<virtio::VirtioDevice> device, const std::string& shortName,
+                      VirtioSlot slot) {
+        auto slotLayout = virtio::virtioMmioSlot(static_cast<unsigned>(virtio_.size()));
         slot.transport = std::make_shared<virtio::VirtioMmioTransport>(
-            memory_, slot.blk, std::make_unique<KvmIrqFd>(*vm_, slotLayout.gsi));
+            memory_, std::move(device), std::make_unique<KvmIrqFd>(*vm_, slotLayout.gsi));
         slot.worker = std::make_unique<virtio::VirtioWorker>(*slot.transport, shortName);
         for (unsigned q = 0; q < slot.transport->queueCount(); ++q)
             vm_->addIoEventFd(slotLayout.base + virtio::mmio::kQueueNotify, 4, q,
@@ -156,6 +178,21 @@ void Vm::addVirtioDevices(acpi::AcpiLayout& acpiLayout) {
         mmio_.add(slotLayout.base, slotLayout.size, slot.transport);
         acpiLayout.virtioMmio.push_back(slotLayout);
         virtio_.push_back(std::move(slot));
+    };
+    for (unsigned i = 0; i < diskBackends_.size(); ++i) {
+        const auto& disk = config_.disks[i];
+        std::string shortName = "virtio-blk" + std::to_string(i);
+        // GET_ID, the guest's /sys/block/vdX/serial: the image's file name tells disks apart.
+        std::string id = disk.path.substr(disk.path.find_last_of('/') + 1);
+        VirtioSlot slot;
+        slot.backend = diskBackends_[i].get();
+        slot.blk = std::make_shared<virtio::VirtioBlk>(shortName + " (" + disk.path + ")",
+                                                       std::move(diskBackends_[i]), id);
+        attach(slot.blk, shortName, std::move(slot));
+    }
+    if (config_.rngBytesPerSecond) {
+        rng_ = std::make_shared<virtio::VirtioRng>("virtio-rng", config_.rngBytesPerSecond);
+        attach(rng_, "virtio-rng", VirtioSlot{});
     }
     diskBackends_.clear();
 }
@@ -260,16 +297,24 @@ std::string Vm::statsJson() const {
     doc["vcpus"] = vcpus;
     ordered_json disks = ordered_json::array();
     for (size_t i = 0; i < virtio_.size(); ++i) {
+        if (!virtio_[i].blk) continue;
         auto s = virtio_[i].blk->stats();
         disks.push_back({{"path", config_.disks[i].path},
                          {"readOnly", config_.disks[i].readOnly},
+                         {"verified", config_.disks[i].verified},
+                         {"overlay", config_.disks[i].overlay},
                          {"requests", s.requests},
                          {"bytesRead", s.bytesRead},
                          {"bytesWritten", s.bytesWritten},
                          {"flushes", s.flushes},
-                         {"errors", s.errors}});
+                         {"errors", s.errors},
+                         {"discards", s.discards},
+                         {"writeZeroes", s.writeZeroes}});
+        for (const auto& [name, value] : virtio_[i].backend->counters())
+            disks.back()[name] = value;
     }
     doc["disks"] = disks;
+    if (rng_) doc["rng"] = {{"bytes", rng_->bytesServed()}};
     return doc.dump(2) + "\n";
 }
 

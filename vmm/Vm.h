@@ -15,6 +15,7 @@
 #include "devices/virtio/RawFileBackend.h"
 #include "devices/virtio/VirtioBlk.h"
 #include "devices/virtio/VirtioMmioTransport.h"
+#include "devices/virtio/VirtioRng.h"
 #include "devices/virtio/VirtioWorker.h"
 #include "kvm/Kvm.h"
 
@@ -40,7 +41,8 @@ private:
     // A virtio-mmio device with its transport and worker thread. Declared last, the worker is
     // destroyed (stopped) first, before the transport it calls into.
     struct VirtioSlot {
-        std::shared_ptr<virtio::VirtioBlk> blk;
+        virtio::BlockBackend* backend = nullptr;  // owned by blk
+        std::shared_ptr<virtio::VirtioBlk> blk;   // null for other devices
         std::shared_ptr<virtio::VirtioMmioTransport> transport;
         std::unique_ptr<virtio::VirtioWorker> worker;
     };
@@ -64,7 +66,8 @@ private:
     std::shared_ptr<Uart16550> uart_;
     std::shared_ptr<BootProgress> bootProgress_;
     // Opened before KVM so a bad --disk is a usage error (2), not hidden behind no KVM (4).
-    std::vector<std::unique_ptr<virtio::RawFileBackend>> diskBackends_;
+    std::vector<std::unique_ptr<virtio::BlockBackend>> diskBackends_;
+    std::shared_ptr<virtio::VirtioRng> rng_;
     // Declared after everything the devices use (memory, VM, buses), so they are destroyed, and
     // their workers stopped, before any of it.
     std::vector<VirtioSlot> virtio_;

@@ -12,6 +12,7 @@
 
 #include "SmallStackThread.h"
 #include "Vm.h"
+#include "devices/virtio/VirtioRng.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/File.h"
 #include "ingot/core/Size.h"
@@ -95,11 +96,24 @@ int main(int argc, char** argv) {
     app.add_option("--memory", memory, "guest memory, e.g. 512M or 2G")->capture_default_str();
     std::vector<std::string> disks;
     app.add_option("--disk", disks,
-                   "raw disk image as a virtio-blk device: PATH[,readonly]; repeat for more "
-                   "(the first is /dev/vda)")
+                   "disk as a virtio-blk device: PATH[,readonly] for a raw file; "
+                   "IMAGE,verified for a gold image checked against its signature and dm-verity "
+                   "tree; IMAGE,overlay=CLONE.qcow2 for a verified image under a copy-on-write "
+                   "overlay (created when missing); repeat for more (the first is /dev/vda)")
         ->type_size(1)
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    app.add_option("--trust", config.trustedKeys,
+                   "minisign public key file trusted to sign verified disks (repeatable)")
+        ->type_size(1)
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    std::string rngRate;
+    bool rng = false;
+    app.add_flag("--rng", rng, "attach a virtio-rng entropy device (1 MiB/s)");
+    app.add_option("--rng-rate", rngRate,
+                   "attach virtio-rng and let the guest take at most this many bytes per second "
+                   "(e.g. 64K)");
     app.add_option("--stats-json", config.statsJson,
                    "write exits, wall time, boot progress and vCPU CPU time here at exit");
     app.footer(
@@ -131,6 +145,14 @@ int main(int argc, char** argv) {
 
     try {
         config.memoryBytes = parseSize(memory);
+        if (!rngRate.empty()) {
+            config.rngBytesPerSecond = parseSize(rngRate);
+            if (config.rngBytesPerSecond == 0)
+                throw Error("--rng-rate 0: give a positive rate, or leave the device out",
+                            ExitStatus::kUsage);
+        } else if (rng) {
+            config.rngBytesPerSecond = virtio::VirtioRng::kDefaultBytesPerSecond;
+        }
         for (const auto& spec : disks) config.disks.push_back(parseDiskSpec(spec));
         Vm vm(config);
         SmallStackThread signalThread([&] {

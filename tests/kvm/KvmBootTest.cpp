@@ -2,6 +2,7 @@
 // PVH payload. Run through tests/rig/rig-run when the host has no /dev/kvm.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -212,6 +213,50 @@ TEST(KvmLinux, DisksReadWriteAndReadOnly) {
     EXPECT_GE(b.stats["disks"][0]["bytesWritten"].get<uint64_t>(), 512u);
     EXPECT_GE(b.stats["disks"][0]["flushes"].get<uint64_t>(), 1u);
     EXPECT_EQ(b.stats["disks"][1]["bytesWritten"].get<uint64_t>(), 0u);
+}
+
+// DISCARD and WRITE_ZEROES from Linux's own virtio_blk (blkdiscard, blkdiscard -z) on a raw
+// file: the ranges read back as zeros on the host, the discarded one is a hole again, and the
+// bytes around them are untouched.
+TEST(KvmLinux, DiscardAndWriteZeroesReachTheFile) {
+    auto content = diskContent(1 << 20, 3);
+    auto path = writeDisk("discard.img", content);
+    auto b = bootLinux("discard", 1, "512M", {}, 240, {"--disk", path});
+    const std::string& out = b.result.output;
+    EXPECT_EQ(b.result.exitStatus, 0) << out;
+    EXPECT_NE(out.find("discard granularity=4096"), std::string::npos) << out;
+    EXPECT_NE(out.find("discard ok"), std::string::npos) << out;
+    EXPECT_NE(out.find("zeroout ok"), std::string::npos) << out;
+    auto after = readDisk(path);
+    ASSERT_EQ(after.size(), content.size());
+    auto zeroed = [&](size_t from, size_t length) {
+        return std::all_of(after.begin() + static_cast<long>(from),
+                           after.begin() + static_cast<long>(from + length),
+                           [](uint8_t x) { return x == 0; });
+    };
+    EXPECT_TRUE(zeroed(65536, 131072));
+    EXPECT_TRUE(zeroed(262144, 65536));
+    std::fill(content.begin() + 65536, content.begin() + 65536 + 131072, 0);
+    std::fill(content.begin() + 262144, content.begin() + 262144 + 65536, 0);
+    EXPECT_TRUE(after == content) << "bytes outside the two ranges changed";
+    ASSERT_TRUE(b.stats.is_object());
+    EXPECT_GE(b.stats["disks"][0].value("discards", 0), 1) << b.stats.dump();
+    EXPECT_GE(b.stats["disks"][0].value("writeZeroes", 0), 1) << b.stats.dump();
+}
+
+// virtio-rng (--rng) feeds Linux's hw_random core: /dev/hwrng gives full reads of varied bytes.
+TEST(KvmLinux, EntropyDeviceFeedsHwrng) {
+    auto b = bootLinux("rng", 1, "512M", {}, 240, {"--rng"});
+    const std::string& out = b.result.output;
+    EXPECT_EQ(b.result.exitStatus, 0) << out;
+    EXPECT_NE(out.find("rng current=virtio_rng"), std::string::npos) << out;
+    EXPECT_NE(out.find("rng bytes=4096"), std::string::npos) << out;
+    // 1024 random bytes take nearly every one of the 256 values.
+    auto at = out.find("rng distinct=");
+    ASSERT_NE(at, std::string::npos) << out;
+    EXPECT_GE(std::stoi(out.substr(at + 13)), 200) << out;
+    ASSERT_TRUE(b.stats.is_object());
+    EXPECT_GE(b.stats["rng"].value("bytes", 0), 4096 + 1024) << b.stats.dump();
 }
 
 // The whole boot chain over virtio-blk: ingot-fw finds the disk on its command line (appended by

@@ -503,6 +503,18 @@ void VerityVerifier::verifyBlock(uint64_t index, const uint8_t* data) {
                           VerityError::Kind::kDataBlock, index, index * params_.dataBlockSize);
 }
 
+void VerityVerifier::verifyTreeBlock(uint64_t areaBlock) {
+    for (size_t level = 0; level < layout_.levels(); ++level) {
+        uint64_t first = layout_.levelFirstBlock[level];
+        if (areaBlock >= first && areaBlock - first < layout_.levelBlocks[level]) {
+            hashBlock(level, areaBlock - first);
+            return;
+        }
+    }
+    throw verityError(where_ + ": block " + std::to_string(areaBlock) +
+                      " of the hash area is not a tree block");
+}
+
 uint64_t VerityVerifier::verifyAll(int dataFd, uint64_t dataOffset, std::string_view dataWhere) {
     const uint64_t blockSize = params_.dataBlockSize;
     std::vector<uint8_t> buffer(kReadChunk / blockSize * blockSize);

@@ -28,6 +28,7 @@ constexpr uint64_t kFeatureVersion1 = 1ull << 32;
 
 // Device types (5).
 constexpr uint32_t kDeviceBlock = 2;
+constexpr uint32_t kDeviceEntropy = 4;
 
 // Split virtqueue descriptor flags (2.7.5) and ring flags (2.7.6, 2.7.8).
 constexpr uint16_t kDescNext = 1;

@@ -182,6 +182,11 @@ public:
     // ingot::Error for an index out of range or an unreadable hash area.
     void verifyBlock(uint64_t index, const uint8_t* data);
 
+    // Checks tree block `areaBlock` (an index in the hash area, superblock block = 0) and every
+    // hash block above it. Throws VerityError when one does not match, ingot::Error when
+    // `areaBlock` is not a tree block.
+    void verifyTreeBlock(uint64_t areaBlock);
+
     // Checks every data block read from `dataFd` at byte `dataOffset`; returns the block count.
     uint64_t verifyAll(int dataFd, uint64_t dataOffset, std::string_view dataWhere);
     // The same for a whole file, which must hold exactly params.dataBlocks blocks.
