@@ -188,7 +188,10 @@ void Vm::addVirtioDevices(acpi::AcpiLayout& acpiLayout) {
         slot.backend = diskBackends_[i].get();
         slot.blk = std::make_shared<virtio::VirtioBlk>(shortName + " (" + disk.path + ")",
                                                        std::move(diskBackends_[i]), id);
-        attach(slot.blk, shortName, std::move(slot));
+        // A copy first: the order in which arguments are built is unspecified, and the slot is
+        // moved into the call.
+        std::shared_ptr<virtio::VirtioDevice> device = slot.blk;
+        attach(std::move(device), shortName, std::move(slot));
     }
     if (config_.rngBytesPerSecond) {
         rng_ = std::make_shared<virtio::VirtioRng>("virtio-rng", config_.rngBytesPerSecond);
