@@ -59,6 +59,25 @@ public:
         writeToStderr(line);
     }
 
+    // Prints how many lines were left out since the last one printed, if any: called when the
+    // device goes away, so a burst at the end of a run is still counted in the log.
+    void flushSuppressed() {
+        std::string line;
+        {
+            std::lock_guard lock(mutex_);
+            if (!suppressed_) return;
+            line = "ingot-vmm: " + source_ + ": " + std::to_string(suppressed_) +
+                   " similar message" + (suppressed_ == 1 ? "" : "s") +
+                   " left out since the last one\n";
+            suppressed_ = 0;
+            if (sink_) {
+                sink_(line);
+                return;
+            }
+        }
+        writeToStderr(line);
+    }
+
     uint64_t total() const {
         std::lock_guard lock(mutex_);
         return total_;

@@ -126,6 +126,7 @@ Vm::Vm(const VmConfig& config)
 Vm::~Vm() {
     lifecycle_.requestStop(StopReason::kError, 5, "monitor shutting down");
     for (auto& v : vcpus_) v->join();
+    for (auto& slot : virtio_) slot.transport->device().log().flushSuppressed();
 }
 
 void Vm::openDisks() {
@@ -313,6 +314,9 @@ std::string Vm::statsJson() const {
                          {"errors", s.errors},
                          {"discards", s.discards},
                          {"writeZeroes", s.writeZeroes}});
+        disks.back()["refusedChains"] = virtio_[i].transport->refusedChains();
+        disks.back()["needsResets"] = virtio_[i].transport->needsResets();
+        disks.back()["complaints"] = virtio_[i].blk->log().total();
         for (const auto& [name, value] : virtio_[i].backend->counters())
             disks.back()[name] = value;
     }

@@ -269,7 +269,10 @@ void VirtioMmioTransport::requestReset(const std::string& why) {
 void VirtioMmioTransport::flagNeedsReset() {
     // DEVICE_NEEDS_RESET with a configuration-change interrupt is how a device tells the driver
     // it cannot go on (2.1.1).
-    if (!needsReset_.exchange(true)) raise(kInterruptConfigChange);
+    if (!needsReset_.exchange(true)) {
+        ++needsResets_;
+        raise(kInterruptConfigChange);
+    }
 }
 
 void VirtioMmioTransport::raise(uint32_t cause) {
@@ -283,7 +286,9 @@ void VirtioMmioTransport::processQueue(unsigned q) {
     std::lock_guard lock(processing_);
     if (!active_ || q >= queues_.size() || !queues_[q] || queues_[q]->broken()) return;
     VirtQueue& queue = *queues_[q];
+    const uint64_t refusedBefore = queue.malformedChains();
     device_->processQueue(q, queue);
+    refusedChains_ += queue.malformedChains() - refusedBefore;
     if (queue.needsNotification()) raise(kInterruptUsedBuffer);
     if (queue.broken()) flagNeedsReset();  // the queue logged why
 }

@@ -47,6 +47,11 @@ public:
     void processQueue(unsigned queue);
 
     VirtioDevice& device() { return *device_; }
+
+    // What the driver got wrong over the VM's life, for the stats document: chains returned
+    // unused (they never reach the device as requests) and times the device asked for a reset.
+    uint64_t refusedChains() const { return refusedChains_.load(); }
+    uint64_t needsResets() const { return needsResets_.load(); }
     unsigned queueCount() const { return static_cast<unsigned>(queueRegs_.size()); }
 
 private:
@@ -92,6 +97,8 @@ private:
 
     std::atomic<uint32_t> interruptStatus_{0};
     std::atomic<bool> needsReset_{false};
+    std::atomic<uint64_t> refusedChains_{0};
+    std::atomic<uint64_t> needsResets_{0};
 };
 
 }  // namespace ingot::vmm::virtio
