@@ -449,6 +449,18 @@ TEST_F(VirtioBlkTest, ReadFillsScatteredBuffersFromTheDisk) {
     EXPECT_EQ(blk->stats().bytesRead, 1536u);
 }
 
+// 65 buffers that each cover all 16 MiB of RAM: more than a request may move (the used length
+// would not even hold it), refused before anything is read into them.
+TEST_F(VirtioBlkTest, RequestsOverTheSizeLimitFail) {
+    start();
+    std::vector<TestBuffer> huge(65, TestBuffer{0, 16u << 20, true});
+    auto c = request(VirtioBlk::kTypeIn, 0, huge);
+    EXPECT_EQ(c.status, VirtioBlk::kStatusIoErr);
+    EXPECT_EQ(c.len, 1u);
+    EXPECT_TRUE(logged("one request may move"));
+    EXPECT_EQ(blk->stats().bytesRead, 0u);
+}
+
 TEST_F(VirtioBlkTest, WriteReachesTheFile) {
     start();
     std::vector<uint8_t> data(1024);

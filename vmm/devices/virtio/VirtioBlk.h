@@ -5,10 +5,12 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "devices/virtio/BlockBackend.h"
+#include "devices/virtio/RateLimiter.h"
 #include "devices/virtio/VirtioDevice.h"
 
 namespace ingot::vmm::virtio {
@@ -33,6 +35,10 @@ class VirtioBlk : public VirtioDevice {
 public:
     static constexpr uint64_t kSectorBytes = 512;
     static constexpr size_t kIdBytes = 20;
+    // The most data one IN or OUT request may move. The used length is 32 bits, and a chain of
+    // 254 buffers that each cover all of guest RAM could otherwise ask for terabytes; Linux's
+    // requests are at most a few MiB.
+    static constexpr uint64_t kMaxRequestBytes = 1ull << 30;
 
     // Feature bits (5.2.3).
     static constexpr uint64_t kFeatureSegMax = 1ull << 2;
@@ -73,16 +79,21 @@ public:
         uint64_t errors = 0;       // requests answered with anything but VIRTIO_BLK_S_OK
         uint64_t discards = 0;     // DISCARD requests completed with VIRTIO_BLK_S_OK
         uint64_t writeZeroes = 0;  // WRITE_ZEROES requests completed with VIRTIO_BLK_S_OK
+        uint64_t throttled = 0;    // requests that had to wait for the rate limit, each once
     };
 
     // `id` is what GET_ID returns (the guest's /sys/block/vdX/serial); at most 20 bytes are used.
-    VirtioBlk(std::string name, std::unique_ptr<BlockBackend> backend, std::string id);
+    // `limiter` is the device's rate limit (unlimited by default).
+    VirtioBlk(std::string name, std::unique_ptr<BlockBackend> backend, std::string id,
+              RateLimiter limiter = {});
 
     uint32_t deviceType() const override;
     uint64_t offeredFeatures() const override;
     unsigned queueCount() const override { return 1; }
     void readConfig(uint64_t offset, std::span<uint8_t> data) override;
     void processQueue(unsigned index, VirtQueue& queue) override;
+    void reset() override;
+    void setWakeUp(WakeUp wakeUp) override;
 
     // Serves one request chain and returns how many bytes it wrote into the chain (data and
     // status), the used length. Public so the fuzzer can reach it directly.
@@ -93,6 +104,8 @@ public:
     // Whether DISCARD and WRITE_ZEROES are offered: a writable backend that supports them.
     bool discardSupported() const { return discard_; }
     Stats stats() const;
+    // Whether a request is held for lack of tokens. Worker thread (or tests) only.
+    bool holdingRequest() const { return held_; }
 
 private:
     uint8_t serve(const DescriptorChain& chain, uint32_t type, uint64_t sector, uint64_t dataOut,
@@ -100,6 +113,8 @@ private:
     uint8_t serveDiscardOrWriteZeroes(const DescriptorChain& chain, uint32_t type, uint64_t dataOut,
                                       uint64_t dataIn);
     bool inRange(uint64_t sector, uint64_t bytes) const;
+    // What `chain` costs under the rate limit: data bytes of an IN or OUT (0 for the rest).
+    uint64_t costBytes(const DescriptorChain& chain) const;
     uint8_t fail(const std::string& why);
     uint8_t unsupported(const std::string& why);
 
@@ -109,6 +124,10 @@ private:
     std::array<uint8_t, 64> config_{};  // struct virtio_blk_config up to the write-zeroes fields
     std::vector<iovec> iovecs_;         // reused across requests
     DescriptorChain chain_;
+    RateLimiter limiter_;  // worker thread only
+    bool held_ = false;    // chain_ is a request popped but not yet paid for
+    std::mutex wakeUpMutex_;
+    WakeUp wakeUp_;
 
     std::atomic<uint64_t> requests_{0};
     std::atomic<uint64_t> bytesRead_{0};
@@ -117,6 +136,7 @@ private:
     std::atomic<uint64_t> errors_{0};
     std::atomic<uint64_t> discards_{0};
     std::atomic<uint64_t> writeZeroes_{0};
+    std::atomic<uint64_t> throttled_{0};
 };
 
 }  // namespace ingot::vmm::virtio
