@@ -187,8 +187,9 @@ void Vm::addVirtioDevices(acpi::AcpiLayout& acpiLayout) {
         std::string id = disk.path.substr(disk.path.find_last_of('/') + 1);
         VirtioSlot slot;
         slot.backend = diskBackends_[i].get();
-        slot.blk = std::make_shared<virtio::VirtioBlk>(shortName + " (" + disk.path + ")",
-                                                       std::move(diskBackends_[i]), id);
+        slot.blk = std::make_shared<virtio::VirtioBlk>(
+            shortName + " (" + disk.path + ")", std::move(diskBackends_[i]), id,
+            virtio::RateLimiter(virtio::RateLimit{disk.bytesPerSecond, disk.opsPerSecond}));
         // A copy first: the order in which arguments are built is unspecified, and the slot is
         // moved into the call.
         std::shared_ptr<virtio::VirtioDevice> device = slot.blk;
@@ -313,7 +314,8 @@ std::string Vm::statsJson() const {
                          {"flushes", s.flushes},
                          {"errors", s.errors},
                          {"discards", s.discards},
-                         {"writeZeroes", s.writeZeroes}});
+                         {"writeZeroes", s.writeZeroes},
+                         {"throttled", s.throttled}});
         disks.back()["refusedChains"] = virtio_[i].transport->refusedChains();
         disks.back()["needsResets"] = virtio_[i].transport->needsResets();
         disks.back()["complaints"] = virtio_[i].blk->log().total();

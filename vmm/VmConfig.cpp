@@ -1,6 +1,9 @@
 #include "VmConfig.h"
 
+#include <charconv>
+
 #include "ingot/core/Error.h"
+#include "ingot/core/Size.h"
 
 namespace ingot::vmm {
 
@@ -32,9 +35,44 @@ DiskConfig parseDiskSpec(const std::string& spec) {
             if (disk.overlay.empty())
                 throw Error("--disk " + spec + ": overlay= needs the overlay's path",
                             ExitStatus::kUsage);
+        } else if (option.starts_with("bps=")) {
+            once(disk.bytesPerSecond != 0);
+            std::string value = option.substr(4);
+            uint64_t bps = 0;
+            try {
+                bps = parseSize(value);
+            } catch (const Error& e) {
+                throw Error(
+                    "--disk " + spec + ": bps=" + value +
+                        " is not a rate in bytes per second (write e.g. bps=50M): " + e.what(),
+                    ExitStatus::kUsage);
+            }
+            if (bps < kMinDiskBytesPerSecond || bps > kMaxDiskBytesPerSecond)
+                throw Error("--disk " + spec + ": bps=" + value + " is outside " +
+                                std::to_string(kMinDiskBytesPerSecond) + " (4K) to " +
+                                std::to_string(kMaxDiskBytesPerSecond) +
+                                " (1P) bytes per second; leave bps= out for no limit",
+                            ExitStatus::kUsage);
+            disk.bytesPerSecond = bps;
+        } else if (option.starts_with("iops=")) {
+            once(disk.opsPerSecond != 0);
+            std::string value = option.substr(5);
+            uint64_t iops = 0;
+            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), iops);
+            if (ec != std::errc() || end != value.data() + value.size() || value.empty())
+                throw Error("--disk " + spec + ": iops=" + value +
+                                " is not a whole number of requests per second",
+                            ExitStatus::kUsage);
+            if (iops < kMinDiskOpsPerSecond || iops > kMaxDiskOpsPerSecond)
+                throw Error("--disk " + spec + ": iops=" + value + " is outside 1 to " +
+                                std::to_string(kMaxDiskOpsPerSecond) +
+                                "; leave iops= out for no limit",
+                            ExitStatus::kUsage);
+            disk.opsPerSecond = iops;
         } else {
             throw Error("--disk " + spec + ": unknown option '" + option +
-                            "' (options: readonly, verified, overlay=CLONE.qcow2)",
+                            "' (options: readonly, verified, overlay=CLONE.qcow2, bps=SIZE, "
+                            "iops=N)",
                         ExitStatus::kUsage);
         }
         comma = next;

@@ -15,10 +15,23 @@ struct DiskConfig {
     bool readOnly = false;
     bool verified = false;
     std::string overlay;  // created when missing; its backing file is `path`
+    // Rate limits (0: none): the guest's data bytes per second (IN and OUT) and requests per
+    // second. Each is a token bucket holding one second's worth.
+    uint64_t bytesPerSecond = 0;
+    uint64_t opsPerSecond = 0;
 };
 
-// Parses `--disk PATH[,readonly][,verified][,overlay=CLONE.qcow2]`. Throws ingot::Error (usage)
-// for an empty path, an unknown or repeated option, or readonly with overlay.
+// The smallest limits a disk takes: one 4 KiB block per second, one request per second.
+constexpr uint64_t kMinDiskBytesPerSecond = 4096;
+constexpr uint64_t kMinDiskOpsPerSecond = 1;
+// The largest: far above any disk, low enough that the limiter's arithmetic cannot overflow.
+constexpr uint64_t kMaxDiskBytesPerSecond = uint64_t{1} << 50;  // 1 PiB/s
+constexpr uint64_t kMaxDiskOpsPerSecond = 1'000'000'000;
+
+// Parses `--disk PATH[,readonly][,verified][,overlay=CLONE.qcow2][,bps=SIZE][,iops=N]`.
+// Throws ingot::Error (usage) for an empty path, an unknown or repeated option, readonly with
+// overlay, or a rate that is not a number (bps takes a size such as 50M: bytes per second,
+// binary units) or is outside the limits above.
 DiskConfig parseDiskSpec(const std::string& spec);
 
 // Everything ingot-vmm was asked to do, after the command line was checked.

@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
                    "disk as a virtio-blk device: PATH[,readonly] for a raw file; "
                    "IMAGE,verified for a gold image checked against its signature and dm-verity "
                    "tree; IMAGE,overlay=CLONE.qcow2 for a verified image under a copy-on-write "
-                   "overlay (created when missing); repeat for more (the first is /dev/vda)")
+                   "overlay (created when missing); ,bps=SIZE and ,iops=N limit its bandwidth "
+                   "and requests per second; repeat for more (the first is /dev/vda)")
         ->type_size(1)
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);

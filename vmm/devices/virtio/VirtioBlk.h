@@ -31,7 +31,13 @@ namespace ingot::vmm::virtio {
 // was. Unknown flag bits, or the unmap flag on a DISCARD, are UNSUPP (5.2.6.2), also before
 // anything is touched. WRITE_ZEROES with unmap may free the space (backend writeZeroes with
 // mayUnmap); either way the range reads as zeros afterwards.
-class VirtioBlk : public VirtioDevice {
+//
+// Rate limits (`limiter`): each request costs one operation and, for IN and OUT, its data
+// bytes. A request the limiter cannot pay for yet is held (popped, not answered) and tried
+// again first, before anything else is taken from the ring; the device stops taking requests
+// meanwhile and asks its worker (Throttleable) to process the queue again when the tokens will
+// be there. A reset drops the held request with everything else.
+class VirtioBlk : public VirtioDevice, public Throttleable {
 public:
     static constexpr uint64_t kSectorBytes = 512;
     static constexpr size_t kIdBytes = 20;

@@ -3,10 +3,13 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "ingot/core/Error.h"
 
@@ -31,23 +34,69 @@ VirtioWorker::VirtioWorker(VirtioMmioTransport& transport, std::string threadNam
     for (unsigned q = 0; q < transport_.queueCount(); ++q)
         queueEvents_.push_back(makeEventFd(threadName_ + " queue " + std::to_string(q)));
     stop_ = makeEventFd(threadName_ + " stop");
+    int timer = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (timer < 0) throwSystemError("timerfd for " + threadName_, errno);
+    timer_ = FileDescriptor(timer);
+    // Before the thread starts, and before the transport is on the bus: nothing processes the
+    // device's queues yet.
+    throttleable_ = dynamic_cast<Throttleable*>(&transport_.device());
+    if (throttleable_)
+        throttleable_->setWakeUp(
+            [this](unsigned queue, std::chrono::nanoseconds after) { wakeAfter(queue, after); });
     thread_ = SmallStackThread([this] { loop(); });
 }
 
 VirtioWorker::~VirtioWorker() {
     signal(stop_.get());
     thread_.join();
+    if (throttleable_) throttleable_->setWakeUp(nullptr);
 }
 
 void VirtioWorker::notify(unsigned queue) {
     if (queue < queueEvents_.size()) signal(queueEvents_[queue].get());
 }
 
+void VirtioWorker::wakeAfter(unsigned queue, std::chrono::nanoseconds after) {
+    if (queue >= queueEvents_.size() || queue >= 64) return;
+    // A zero it_value would disarm the timer instead of firing it at once.
+    after = std::max<std::chrono::nanoseconds>(after, std::chrono::microseconds(1));
+    const auto deadline = std::chrono::steady_clock::now() + after;
+    std::lock_guard lock(timerMutex_);
+    timerQueues_ |= uint64_t{1} << queue;
+    if (timerArmed_ && timerDeadline_ <= deadline) return;
+    itimerspec spec{};
+    spec.it_value.tv_sec = static_cast<time_t>(after.count() / 1'000'000'000);
+    spec.it_value.tv_nsec = static_cast<long>(after.count() % 1'000'000'000);
+    if (::timerfd_settime(timer_.get(), 0, &spec, nullptr) < 0) {
+        // Cannot happen with a valid fd and value; the next notification resumes the queue.
+        transport_.device().log().report(std::string("rate-limit timer: timerfd_settime: ") +
+                                         std::strerror(errno));
+        return;
+    }
+    timerArmed_ = true;
+    timerDeadline_ = deadline;
+}
+
+void VirtioWorker::timerExpired() {
+    uint64_t expirations;
+    if (::read(timer_.get(), &expirations, sizeof expirations) < 0) return;  // EAGAIN: re-armed
+    uint64_t queues;
+    {
+        std::lock_guard lock(timerMutex_);
+        queues = std::exchange(timerQueues_, 0);
+        timerArmed_ = false;
+    }
+    for (unsigned q = 0; q < queueEvents_.size() && q < 64; ++q)
+        if (queues & (uint64_t{1} << q)) transport_.processQueue(q);
+}
+
 void VirtioWorker::loop() {
     pthread_setname_np(pthread_self(), threadName_.substr(0, 15).c_str());
     std::vector<pollfd> fds;
     for (const auto& e : queueEvents_) fds.push_back({e.get(), POLLIN, 0});
+    fds.push_back({timer_.get(), POLLIN, 0});
     fds.push_back({stop_.get(), POLLIN, 0});
+    const size_t timerSlot = fds.size() - 2;
     for (;;) {
         if (::poll(fds.data(), fds.size(), -1) < 0) {
             if (errno == EINTR) continue;
@@ -64,6 +113,7 @@ void VirtioWorker::loop() {
             if (::read(fds[q].fd, &count, sizeof count) < 0 && errno != EAGAIN) continue;
             transport_.processQueue(q);
         }
+        if (fds[timerSlot].revents) timerExpired();
     }
 }
 
