@@ -12,6 +12,7 @@
 
 #include "ReadAt.h"
 #include "ingot/core/Error.h"
+#include "ingot/core/IoVectors.h"
 #include "ingot/core/TempFile.h"
 
 namespace ingot::image {
@@ -103,40 +104,6 @@ std::pair<uint64_t, size_t> putRefcount(uint8_t* block, uint64_t index, unsigned
     return {bit / 8, 1};
 }
 
-// The part [skip, skip + length) of the byte sequence `buffers` describes.
-std::vector<iovec> sliceOf(std::span<const iovec> buffers, uint64_t skip, uint64_t length) {
-    std::vector<iovec> out;
-    for (const iovec& v : buffers) {
-        if (length == 0) break;
-        if (skip >= v.iov_len) {
-            skip -= v.iov_len;
-            continue;
-        }
-        size_t take = static_cast<size_t>(std::min<uint64_t>(v.iov_len - skip, length));
-        out.push_back({static_cast<uint8_t*>(v.iov_base) + skip, take});
-        length -= take;
-        skip = 0;
-    }
-    return out;
-}
-
-uint64_t totalLength(std::span<const iovec> buffers) {
-    uint64_t total = 0;
-    for (const iovec& v : buffers) total += v.iov_len;
-    return total;
-}
-
-void zeroFill(std::span<const iovec> buffers) {
-    for (const iovec& v : buffers) std::memset(v.iov_base, 0, v.iov_len);
-}
-
-void gather(std::span<const iovec> buffers, uint8_t* out) {
-    for (const iovec& v : buffers) {
-        std::memcpy(out, v.iov_base, v.iov_len);
-        out += v.iov_len;
-    }
-}
-
 // preadv/pwritev of all of `buffers` (consumed as it goes), IOV_MAX at a time. A read that
 // meets the end of the file fills the rest with zeros: QEMU may leave a cluster's tail unwritten.
 void transfer(int fd, std::vector<iovec>& buffers, uint64_t offset, bool write) {
@@ -156,7 +123,7 @@ void transfer(int fd, std::vector<iovec>& buffers, uint64_t offset, bool write) 
         if (n == 0) {
             if (write)
                 throw IoFailure{EIO, "pwritev wrote nothing at byte " + std::to_string(offset)};
-            zeroFill(std::span<const iovec>(buffers).subspan(first));
+            zeroIovecs(std::span<const iovec>(buffers).subspan(first));
             return;
         }
         offset += static_cast<uint64_t>(n);
@@ -818,14 +785,14 @@ void Qcow2Image::readGuest(uint64_t offset, uint64_t length, std::span<const iov
             if (!joins) break;
             run += std::min(clusterSize_, length - done - run);
         }
-        std::vector<iovec> slice = sliceOf(buffers, skip + done, run);
+        std::vector<iovec> slice = sliceIovecs(buffers, skip + done, run);
         switch (first.kind) {
             case ClusterKind::kData:
                 transfer(fd_, slice, first.hostOffset + (position & (clusterSize_ - 1)), false);
                 break;
             case ClusterKind::kZero:
             case ClusterKind::kZeroAllocated:
-                zeroFill(slice);
+                zeroIovecs(slice);
                 break;
             case ClusterKind::kUnallocated:
                 if (backing_) {
@@ -833,7 +800,7 @@ void Qcow2Image::readGuest(uint64_t offset, uint64_t length, std::span<const iov
                         throw IoFailure{error, "backing read at byte " + std::to_string(position) +
                                                    ": " + std::strerror(error)};
                 } else {
-                    zeroFill(slice);
+                    zeroIovecs(slice);
                 }
                 break;
             case ClusterKind::kCompressed:
@@ -846,7 +813,7 @@ void Qcow2Image::readGuest(uint64_t offset, uint64_t length, std::span<const iov
 
 int Qcow2Image::read(uint64_t offset, std::span<const iovec> buffers) {
     return guard([&] {
-        uint64_t length = totalLength(buffers);
+        uint64_t length = totalBytes(buffers);
         if (offset > virtualSize_ || length > virtualSize_ - offset)
             throw IoFailure{EINVAL, "read past the end of the virtual disk"};
         readGuest(offset, length, buffers, 0);
@@ -867,7 +834,7 @@ void Qcow2Image::writeCluster(uint64_t guestCluster, uint64_t inCluster, uint64_
         throw IoFailure{EIO, "guest cluster " + std::to_string(guestCluster) +
                                  " is shared (no COPIED flag); snapshots are read-only"};
     if (m.kind == ClusterKind::kData) {
-        std::vector<iovec> slice = sliceOf(buffers, skip, length);
+        std::vector<iovec> slice = sliceIovecs(buffers, skip, length);
         transfer(fd_, slice, m.hostOffset + inCluster, true);
         return;
     }
@@ -877,7 +844,7 @@ void Qcow2Image::writeCluster(uint64_t guestCluster, uint64_t inCluster, uint64_
     uint64_t host = fresh ? allocateCluster() << clusterBits_ : m.hostOffset;
     try {
         if (length == clusterSize_) {
-            std::vector<iovec> slice = sliceOf(buffers, skip, length);
+            std::vector<iovec> slice = sliceIovecs(buffers, skip, length);
             transfer(fd_, slice, host, true);
         } else {
             cowBuffer_.assign(clusterSize_, 0);
@@ -889,7 +856,7 @@ void Qcow2Image::writeCluster(uint64_t guestCluster, uint64_t inCluster, uint64_
                     throw IoFailure{error, "backing read at byte " + std::to_string(guestStart) +
                                                " for copy-on-write: " + std::strerror(error)};
             }
-            gather(sliceOf(buffers, skip, length), cowBuffer_.data() + inCluster);
+            copyFromIovecs(sliceIovecs(buffers, skip, length), cowBuffer_.data() + inCluster);
             std::vector<iovec> whole{{cowBuffer_.data(), clusterSize_}};
             transfer(fd_, whole, host, true);
         }
@@ -913,7 +880,7 @@ int Qcow2Image::write(uint64_t offset, std::span<const iovec> buffers) {
     std::vector<PendingLink> pending;
     int error = guard([&] {
         checkWritable();
-        uint64_t length = totalLength(buffers);
+        uint64_t length = totalBytes(buffers);
         if (offset > virtualSize_ || length > virtualSize_ - offset)
             throw IoFailure{EINVAL, "write past the end of the virtual disk"};
         for (uint64_t done = 0; done < length;) {

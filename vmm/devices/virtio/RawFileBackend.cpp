@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <vector>
 
-#include "devices/virtio/IoVectors.h"
 #include "ingot/core/Error.h"
+#include "ingot/core/IoVectors.h"
 
 namespace ingot::vmm::virtio {
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "devices/virtio/IoVectors.h"
 #include "ingot/core/Error.h"
+#include "ingot/core/IoVectors.h"
 #include "ingot/image/Gpt.h"
 #include "ingot/image/ImageReader.h"
 

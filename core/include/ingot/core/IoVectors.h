@@ -10,10 +10,10 @@
 #include <span>
 #include <vector>
 
-namespace ingot::vmm::virtio {
+namespace ingot {
 
-// Guest buffers as the block backends see them: a request's data descriptors, in order. These
-// helpers cut a request into the pieces a backend serves from different places.
+// Byte sequences given as iovec lists (a guest request's data buffers, in order), for code that
+// serves one request from several places: the monitor's block backends and the qcow2 overlay.
 
 inline uint64_t totalBytes(std::span<const iovec> buffers) {
     uint64_t total = 0;
@@ -41,6 +41,14 @@ inline std::vector<iovec> sliceIovecs(std::span<const iovec> buffers, uint64_t s
 
 inline void zeroIovecs(std::span<const iovec> buffers) {
     for (const auto& b : buffers) std::memset(b.iov_base, 0, b.iov_len);
+}
+
+// Copies all of `buffers`, in order, to `out`.
+inline void copyFromIovecs(std::span<const iovec> buffers, uint8_t* out) {
+    for (const auto& b : buffers) {
+        std::memcpy(out, b.iov_base, b.iov_len);
+        out += b.iov_len;
+    }
 }
 
 // Copies `size` bytes from `data` into `buffers`, in order.
@@ -96,4 +104,4 @@ inline int pwriteAll(int fd, uint64_t offset, std::span<const iovec> buffers) {
                        offset, buffers);
 }
 
-}  // namespace ingot::vmm::virtio
+}  // namespace ingot
