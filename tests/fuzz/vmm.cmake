@@ -11,6 +11,8 @@ add_library(ingot_vmm_fuzz_lib STATIC
   ${ingot_vmm_root}/devices/virtio/RawFileBackend.cpp
   ${ingot_vmm_root}/devices/virtio/VirtQueue.cpp
   ${ingot_vmm_root}/devices/virtio/VirtioBlk.cpp
+  ${ingot_vmm_root}/devices/virtio/VirtioRng.cpp
+  ${ingot_vmm_root}/devices/virtio/RateLimiter.cpp
 )
 target_include_directories(ingot_vmm_fuzz_lib PUBLIC "${ingot_vmm_root}" "${ingot_core_root}/include")
 target_compile_options(ingot_vmm_fuzz_lib PRIVATE
@@ -20,5 +22,6 @@ target_link_libraries(ingot_vmm_fuzz_lib PRIVATE ingot_warnings)
 # target name -> largest input worth trying (a queue of 256 needs 6 KiB of rings alone).
 set(ingot_vmm_fuzz_targets
   virtio_blk:16384
+  virtio_rng:16384
 )
 ingot_fuzz_targets(ingot_vmm_fuzz_lib ${ingot_vmm_fuzz_targets})
