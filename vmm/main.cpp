@@ -148,8 +148,10 @@ int main(int argc, char** argv) {
         config.memoryBytes = parseSize(memory);
         if (!rngRate.empty()) {
             config.rngBytesPerSecond = parseSize(rngRate);
-            if (config.rngBytesPerSecond == 0)
-                throw Error("--rng-rate 0: give a positive rate, or leave the device out",
+            if (config.rngBytesPerSecond == 0 ||
+                config.rngBytesPerSecond > virtio::TokenBucket::kMaxSize)
+                throw Error("--rng-rate " + rngRate + ": give a rate from 1 to " +
+                                formatSize(virtio::TokenBucket::kMaxSize) + " per second",
                             ExitStatus::kUsage);
         } else if (rng) {
             config.rngBytesPerSecond = virtio::VirtioRng::kDefaultBytesPerSecond;

@@ -11,10 +11,7 @@
 namespace ingot::vmm::virtio {
 
 VirtioRng::VirtioRng(std::string name, uint64_t bytesPerSecond)
-    : VirtioDevice(std::move(name)),
-      bytesPerSecond_(bytesPerSecond),
-      tokens_(static_cast<double>(bytesPerSecond)),
-      refilled_(std::chrono::steady_clock::now()) {}
+    : VirtioDevice(std::move(name)), bucket_(bytesPerSecond, std::chrono::seconds(1)) {}
 
 uint32_t VirtioRng::deviceType() const {
     return kDeviceEntropy;
@@ -32,23 +29,15 @@ void VirtioRng::processQueue(unsigned, VirtQueue& queue) {
     while (queue.pop(chain_)) queue.pushUsed(chain_.head(), handleRequest(chain_));
 }
 
-uint64_t VirtioRng::takeTokens(uint64_t wanted) {
-    auto now = std::chrono::steady_clock::now();
-    double elapsed = std::chrono::duration<double>(now - refilled_).count();
-    refilled_ = now;
-    tokens_ = std::min(static_cast<double>(bytesPerSecond_),
-                       tokens_ + elapsed * static_cast<double>(bytesPerSecond_));
-    auto granted = std::min<uint64_t>(wanted, static_cast<uint64_t>(tokens_));
-    tokens_ -= static_cast<double>(granted);
-    return granted;
-}
-
 uint32_t VirtioRng::handleRequest(const DescriptorChain& chain) {
     if (chain.readableBytes() != 0)
         log().report("request carries " + std::to_string(chain.readableBytes()) +
                      " device-readable bytes; ignored");
+    // Partial answers, unlike the block device's all-or-nothing: whatever the bucket holds now.
     uint64_t wanted = std::min(chain.writableBytes(), kMaxBytesPerRequest);
-    uint64_t length = takeTokens(wanted);
+    int64_t budget = bucket_.budget(TokenBucket::Clock::now());
+    uint64_t length = std::min<uint64_t>(wanted, budget > 0 ? static_cast<uint64_t>(budget) : 0);
+    bucket_.take(length);
     std::array<uint8_t, 4096> block;
     uint64_t done = 0;
     while (done < length) {

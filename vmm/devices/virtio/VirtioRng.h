@@ -1,10 +1,10 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <string>
 
+#include "devices/virtio/RateLimiter.h"
 #include "devices/virtio/VirtioDevice.h"
 
 namespace ingot::vmm::virtio {
@@ -21,6 +21,7 @@ public:
     static constexpr uint64_t kMaxBytesPerRequest = 64 * 1024;
     static constexpr uint64_t kDefaultBytesPerSecond = 1 << 20;
 
+    // `bytesPerSecond` is at most TokenBucket::kMaxSize.
     explicit VirtioRng(std::string name, uint64_t bytesPerSecond = kDefaultBytesPerSecond);
 
     uint32_t deviceType() const override;
@@ -35,11 +36,7 @@ public:
     uint64_t bytesServed() const { return served_.load(); }
 
 private:
-    uint64_t takeTokens(uint64_t wanted);
-
-    uint64_t bytesPerSecond_;
-    double tokens_;
-    std::chrono::steady_clock::time_point refilled_;
+    TokenBucket bucket_;  // bytes; one second of the rate
     DescriptorChain chain_;
     std::atomic<uint64_t> served_{0};
 };
