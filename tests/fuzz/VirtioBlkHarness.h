@@ -2,10 +2,7 @@
 // taken from the fuzzer's input, and checks what must hold whatever the guest wrote. Shared by
 // fuzz_virtio_blk.cpp and the unit test that replays the committed seeds.
 //
-// Input: byte 0 = flags (bit 0 read-only disk, bit 1 VIRTIO_F_EVENT_IDX, bit 2
-// VIRTIO_F_INDIRECT_DESC), byte 1 = log2 of the queue size (mod 9: 1..256 entries), the rest =
-// guest memory from address 0. The descriptor table sits at 0, the available ring right after
-// it, the used ring after that (4-byte aligned); everything else the input places is buffers.
+// Input: VirtioFuzzInput.h's format; bit 0 of the flags makes the disk read-only.
 // The disk is 64 sectors of a fixed pattern in a memfd.
 #pragma once
 
@@ -19,6 +16,7 @@
 #include <vector>
 
 #include "FuzzCheck.h"
+#include "VirtioFuzzInput.h"
 #include "GuestMemory.h"
 #include "devices/virtio/RawFileBackend.h"
 #include "devices/virtio/VirtQueue.h"
@@ -48,21 +46,9 @@ public:
         VirtioBlkRun result;
         if (size < 2) return result;
         bool readOnly = data[0] & 1;
-        uint64_t features = virtio::kFeatureVersion1;
-        if (data[0] & 2) features |= virtio::kFeatureEventIdx;
-        if (data[0] & 4) features |= virtio::kFeatureIndirectDesc;
-        uint16_t queueSize = static_cast<uint16_t>(1u << (data[1] % 9));
-        virtio::QueueLayout layout;
-        layout.size = queueSize;
-        layout.descTable = 0;
-        layout.availRing = 16ull * queueSize;
-        layout.usedRing = (layout.availRing + 6 + 2ull * queueSize + 3) & ~3ull;
-
-        // Fresh zero pages each run, so one input's writes never leak into the next.
+        auto [features, layout] = loadVirtioFuzzInput(memory_, data, size);
+        const uint16_t queueSize = layout.size;
         auto& ram = memory_.regions().front();
-        madvise(ram.host, ram.size, MADV_DONTNEED);
-        size_t image = std::min<size_t>(size - 2, ram.size);
-        std::memcpy(ram.host, data + 2, image);
         uint16_t availIdx;
         std::memcpy(&availIdx, ram.host + layout.availRing + 2, 2);
 
