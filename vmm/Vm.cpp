@@ -15,6 +15,7 @@
 #include "devices/PvPanic.h"
 #include "devices/legacy/I8042.h"
 #include "devices/virtio/Qcow2OverlayDisk.h"
+#include "devices/virtio/TapDevice.h"
 #include "devices/virtio/VerifiedBaseDisk.h"
 #include "devices/virtio/VirtioRng.h"
 #include "ingot/sign/Minisign.h"
@@ -66,14 +67,15 @@ Vm::Vm(const VmConfig& config)
         throw Error("--cpus " + std::to_string(config_.cpus) + " is out of range 1.." +
                         std::to_string(kMaxCpus),
                     ExitStatus::kUsage);
-    const size_t maxDisks = virtio::kMaxVirtioMmioDevices - (config_.rngBytesPerSecond ? 1 : 0);
-    if (config_.disks.size() > maxDisks)
-        throw Error(std::to_string(config_.disks.size()) + " disks: at most " +
-                        std::to_string(maxDisks) + " --disk flags" +
-                        (config_.rngBytesPerSecond ? " besides --rng" : ""),
+    const size_t devices =
+        config_.disks.size() + config_.nets.size() + (config_.rngBytesPerSecond ? 1 : 0);
+    if (devices > virtio::kMaxVirtioMmioDevices)
+        throw Error(std::to_string(devices) + " virtio devices (--disk, --net and --rng): at most " +
+                        std::to_string(virtio::kMaxVirtioMmioDevices),
                     ExitStatus::kUsage);
     loadBootImage();
     openDisks();
+    openNets();
 
     const char* device = std::getenv("INGOT_KVM_DEVICE");
     kvm_ = std::make_unique<KvmSystem>(device && *device ? device : "/dev/kvm");
@@ -154,8 +156,12 @@ void Vm::openDisks() {
     }
 }
 
+void Vm::openNets() {
+    for (const auto& net : config_.nets) netBackends_.push_back(virtio::TapDevice::open(net.tap));
+}
+
 void Vm::addVirtioDevices(acpi::AcpiLayout& acpiLayout) {
-    if (diskBackends_.empty() && !config_.rngBytesPerSecond) return;
+    if (diskBackends_.empty() && netBackends_.empty() && !config_.rngBytesPerSecond) return;
     for (auto [cap, name] : {std::pair{KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
                              std::pair{KVM_CAP_IRQFD, "KVM_CAP_IRQFD"}}) {
         if (!kvm_->hasExtension(cap))
@@ -164,7 +170,7 @@ void Vm::addVirtioDevices(acpi::AcpiLayout& acpiLayout) {
                         ExitStatus::kNoKvm);
     }
     // Disks first, in --disk order (ingot-fw and the guest's vda, vdb… follow it), then the
-    // entropy device.
+    // entropy device, then network cards in --net order (eth0, eth1…).
     auto attach = [&](std::shared_ptr<virtio::VirtioDevice> device, const std::string& shortName,
                       VirtioSlot slot) {
         auto slotLayout = virtio::virtioMmioSlot(static_cast<unsigned>(virtio_.size()));
@@ -186,6 +192,7 @@ void Vm::addVirtioDevices(acpi::AcpiLayout& acpiLayout) {
         // GET_ID, the guest's /sys/block/vdX/serial: the image's file name tells disks apart.
         std::string id = disk.path.substr(disk.path.find_last_of('/') + 1);
         VirtioSlot slot;
+        slot.configIndex = i;
         slot.backend = diskBackends_[i].get();
         slot.blk = std::make_shared<virtio::VirtioBlk>(
             shortName + " (" + disk.path + ")", std::move(diskBackends_[i]), id,
@@ -199,7 +206,21 @@ void Vm::addVirtioDevices(acpi::AcpiLayout& acpiLayout) {
         rng_ = std::make_shared<virtio::VirtioRng>("virtio-rng", config_.rngBytesPerSecond);
         attach(rng_, "virtio-rng", VirtioSlot{});
     }
+    for (unsigned i = 0; i < netBackends_.size(); ++i) {
+        const auto& net = config_.nets[i];
+        std::string shortName = "virtio-net" + std::to_string(i);
+        VirtioSlot slot;
+        slot.configIndex = i;
+        slot.net = std::make_shared<virtio::VirtioNet>(
+            shortName + " (tap " + net.tap + ")", std::move(netBackends_[i]), net.mac,
+            virtio::RateLimiter(
+                virtio::RateLimit{net.receiveBytesPerSecond, net.receiveFramesPerSecond}),
+            virtio::RateLimiter(virtio::RateLimit{net.sendBytesPerSecond, net.sendFramesPerSecond}));
+        std::shared_ptr<virtio::VirtioDevice> device = slot.net;  // see the disks' note
+        attach(std::move(device), shortName, std::move(slot));
+    }
     diskBackends_.clear();
+    netBackends_.clear();
 }
 
 void Vm::loadBootImage() {
@@ -301,13 +322,14 @@ std::string Vm::statsJson() const {
     if (auto measurement = bootProgress_->measurement()) doc["measurement"] = *measurement;
     doc["vcpus"] = vcpus;
     ordered_json disks = ordered_json::array();
-    for (size_t i = 0; i < virtio_.size(); ++i) {
-        if (!virtio_[i].blk) continue;
-        auto s = virtio_[i].blk->stats();
-        disks.push_back({{"path", config_.disks[i].path},
-                         {"readOnly", config_.disks[i].readOnly},
-                         {"verified", config_.disks[i].verified},
-                         {"overlay", config_.disks[i].overlay},
+    for (const auto& slot : virtio_) {
+        if (!slot.blk) continue;
+        const auto s = slot.blk->stats();
+        const auto& disk = config_.disks[slot.configIndex];
+        disks.push_back({{"path", disk.path},
+                         {"readOnly", disk.readOnly},
+                         {"verified", disk.verified},
+                         {"overlay", disk.overlay},
                          {"requests", s.requests},
                          {"bytesRead", s.bytesRead},
                          {"bytesWritten", s.bytesWritten},
@@ -316,14 +338,36 @@ std::string Vm::statsJson() const {
                          {"discards", s.discards},
                          {"writeZeroes", s.writeZeroes},
                          {"throttled", s.throttled}});
-        disks.back()["refusedChains"] = virtio_[i].transport->refusedChains();
-        disks.back()["needsResets"] = virtio_[i].transport->needsResets();
-        disks.back()["complaints"] = virtio_[i].blk->log().total();
-        for (const auto& [name, value] : virtio_[i].backend->counters())
-            disks.back()[name] = value;
+        disks.back()["refusedChains"] = slot.transport->refusedChains();
+        disks.back()["needsResets"] = slot.transport->needsResets();
+        disks.back()["complaints"] = slot.blk->log().total();
+        for (const auto& [name, value] : slot.backend->counters()) disks.back()[name] = value;
     }
     doc["disks"] = disks;
     if (rng_) doc["rng"] = {{"bytes", rng_->bytesServed()}};
+    ordered_json nets = ordered_json::array();
+    for (const auto& slot : virtio_) {
+        if (!slot.net) continue;
+        const auto s = slot.net->stats();
+        char mac[18];
+        const auto& m = slot.net->mac();
+        std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+                      m[4], m[5]);
+        nets.push_back({{"tap", config_.nets[slot.configIndex].tap},
+                        {"mac", mac},
+                        {"receivedFrames", s.receivedFrames},
+                        {"receivedBytes", s.receivedBytes},
+                        {"sentFrames", s.sentFrames},
+                        {"sentBytes", s.sentBytes},
+                        {"receiveDropped", s.receiveDropped},
+                        {"sendDropped", s.sendDropped},
+                        {"refusedChains", s.refusedChains + slot.transport->refusedChains()},
+                        {"needsResets", slot.transport->needsResets()},
+                        {"receiveThrottled", s.receiveThrottled},
+                        {"sendThrottled", s.sendThrottled},
+                        {"complaints", slot.net->log().total()}});
+    }
+    doc["nets"] = nets;
     return doc.dump(2) + "\n";
 }
 

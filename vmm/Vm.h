@@ -15,6 +15,7 @@
 #include "devices/virtio/RawFileBackend.h"
 #include "devices/virtio/VirtioBlk.h"
 #include "devices/virtio/VirtioMmioTransport.h"
+#include "devices/virtio/VirtioNet.h"
 #include "devices/virtio/VirtioRng.h"
 #include "devices/virtio/VirtioWorker.h"
 #include "kvm/Kvm.h"
@@ -43,12 +44,15 @@ private:
     struct VirtioSlot {
         virtio::BlockBackend* backend = nullptr;  // owned by blk
         std::shared_ptr<virtio::VirtioBlk> blk;   // null for other devices
+        std::shared_ptr<virtio::VirtioNet> net;   // likewise
+        size_t configIndex = 0;                   // its --disk or --net, in order
         std::shared_ptr<virtio::VirtioMmioTransport> transport;
         std::unique_ptr<virtio::VirtioWorker> worker;
     };
 
     void loadBootImage();
     void openDisks();
+    void openNets();
     void addVirtioDevices(acpi::AcpiLayout& acpiLayout);
 
     VmConfig config_;
@@ -68,6 +72,8 @@ private:
     // Opened before KVM so a bad --disk is a usage error (2), not hidden behind no KVM (4).
     std::vector<std::unique_ptr<virtio::BlockBackend>> diskBackends_;
     std::shared_ptr<virtio::VirtioRng> rng_;
+    // Taps are opened before KVM too, for the same reason.
+    std::vector<std::unique_ptr<virtio::NetBackend>> netBackends_;
     // Declared after everything the devices use (memory, VM, buses), so they are destroyed, and
     // their workers stopped, before any of it.
     std::vector<VirtioSlot> virtio_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -34,6 +35,26 @@ constexpr uint64_t kMaxDiskOpsPerSecond = 1'000'000'000;
 // binary units) or is outside the limits above.
 DiskConfig parseDiskSpec(const std::string& spec);
 
+// One --net: a virtio-net device on a tap interface.
+struct NetConfig {
+    std::string tap;
+    std::array<uint8_t, 6> mac{};  // a random locally administered address unless mac= is given
+    bool macGiven = false;
+    // Rate limits per direction (0: none), as for disks: bytes (frame headers included) and
+    // frames per second, each a token bucket holding one second's worth. "Receive" is towards
+    // the guest.
+    uint64_t receiveBytesPerSecond = 0;
+    uint64_t receiveFramesPerSecond = 0;
+    uint64_t sendBytesPerSecond = 0;
+    uint64_t sendFramesPerSecond = 0;
+};
+
+// Parses `--net tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,bps=SIZE][,pps=N][,rx-bps=SIZE][,rx-pps=N]
+// [,tx-bps=SIZE][,tx-pps=N]`: bps and pps limit each direction, the rx- and tx- forms one.
+// Throws ingot::Error (usage) for a missing tap, an unknown or repeated option, a MAC that is
+// not six hex bytes or is multicast, or a rate outside the disk limits above.
+NetConfig parseNetSpec(const std::string& spec);
+
 // Everything ingot-vmm was asked to do, after the command line was checked.
 struct VmConfig {
     std::string kernel;    // bzImage or PVH ELF; empty when booting firmware
@@ -46,6 +67,7 @@ struct VmConfig {
     std::vector<DiskConfig> disks;  // virtio-blk devices, in --disk order
     std::vector<std::string> trustedKeys;  // minisign public key files for verified disks
     uint64_t rngBytesPerSecond = 0;        // virtio-rng when non-zero
+    std::vector<NetConfig> nets;           // virtio-net devices, in --net order
 };
 
 // Limits of the monitor, checked while parsing flags.

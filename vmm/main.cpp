@@ -115,6 +115,15 @@ int main(int argc, char** argv) {
     app.add_option("--rng-rate", rngRate,
                    "attach virtio-rng and let the guest take at most this many bytes per second "
                    "(e.g. 64K)");
+    std::vector<std::string> nets;
+    app.add_option("--net", nets,
+                   "network card as a virtio-net device on a tap interface: tap=NAME[,mac=MAC]; "
+                   ",bps=SIZE and ,pps=N limit bytes and frames per second in each direction "
+                   "(rx-bps=, tx-bps=, rx-pps=, tx-pps= one direction; rx is towards the guest); "
+                   "repeat for more (the first is eth0)")
+        ->type_size(1)
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_option("--stats-json", config.statsJson,
                    "write exits, wall time, boot progress and vCPU CPU time here at exit");
     app.footer(
@@ -157,6 +166,7 @@ int main(int argc, char** argv) {
             config.rngBytesPerSecond = virtio::VirtioRng::kDefaultBytesPerSecond;
         }
         for (const auto& spec : disks) config.disks.push_back(parseDiskSpec(spec));
+        for (const auto& spec : nets) config.nets.push_back(parseNetSpec(spec));
         Vm vm(config);
         SmallStackThread signalThread([&] {
             int sig = 0;

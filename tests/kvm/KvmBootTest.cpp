@@ -12,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "KvmLinuxBoot.h"
 #include "VmmProcess.h"
 
 using ingot::testing::ProcessResult;
@@ -20,35 +21,10 @@ using ingot::testing::runProcess;
 
 namespace {
 
-std::string scratchDir() { return ingot::testing::processScratchDir(); }
-
-struct Boot {
-    ProcessResult result;
-    nlohmann::json stats;
-};
-
-// Boots the Debian kernel with the test initramfs; `action` selects what guest/init does.
-Boot bootLinux(const std::string& action, unsigned cpus = 1, const std::string& memory = "512M",
-               const std::string& input = {}, double timeout = 240,
-               const std::vector<std::string>& extraArgs = {}) {
-    static int counter = 0;
-    std::string stats = scratchDir() + "/stats-" + action + "-" + std::to_string(counter++) + ".json";
-    std::filesystem::remove(stats);
-    ingot::testing::ProcessOptions options;
-    options.input = input;
-    options.inputAfter = input.empty() ? "" : "INGOT-USERSPACE-UP";
-    options.timeoutSeconds = timeout;
-    std::vector<std::string> argv{requireEnv("INGOT_VMM"), "--kernel", requireEnv("INGOT_TEST_KERNEL"),
-                                  "--initrd", requireEnv("INGOT_TEST_INITRD"), "--cmdline",
-                                  "console=ttyS0 quiet ingot.test=" + action, "--cpus",
-                                  std::to_string(cpus), "--memory", memory, "--stats-json", stats};
-    argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
-    auto r = runProcess(argv, options);
-    Boot b{r, {}};
-    std::ifstream f(stats);
-    if (f) b.stats = nlohmann::json::parse(f, nullptr, false);
-    return b;
-}
+using ingot::testing::Boot;
+using ingot::testing::bootLinux;
+using ingot::testing::scratchDir;
+using ingot::testing::valueAfter;
 
 Boot bootPvh(const std::string& mode, double sigtermAfter = 0,
              const std::string& sigtermAfterOutput = {}) {
@@ -101,11 +77,6 @@ std::string sha256(const std::string& path) {
     return out.substr(0, out.find(' '));
 }
 
-long valueAfter(const std::string& text, const std::string& key) {
-    auto at = text.find(key + "=");
-    if (at == std::string::npos) return -1;
-    return std::stol(text.substr(at + key.size() + 1));
-}
 
 }  // namespace
 

@@ -128,11 +128,30 @@ TEST(VmmCli, BadDisksAreUsageErrorsBeforeKvm) {
     for (int i = 0; i < 17; ++i) many.insert(many.end(), {"--disk", disk});
     r = vmm(many, "/nonexistent/kvm");
     EXPECT_EQ(r.exitStatus, 2) << r.output;
-    EXPECT_NE(r.output.find("17 disks: at most 16"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("17 virtio devices (--disk, --net and --rng): at most 16"),
+              std::string::npos)
+        << r.output;
+}
+
+TEST(VmmCli, BadNetworkCardsAreUsageErrorsBeforeKvm) {
+    const std::string pvh = requireEnv("INGOT_PVH_PAYLOAD");
+    auto r = vmm({"--kernel", pvh, "--net", "ingot0"}, "/nonexistent/kvm");
+    EXPECT_EQ(r.exitStatus, 2) << r.output;
+    EXPECT_NE(r.output.find("name the tap interface first"), std::string::npos) << r.output;
+    r = vmm({"--kernel", pvh, "--net", "tap=t0,mac=01:02:03:04:05:06"}, "/nonexistent/kvm");
+    EXPECT_EQ(r.exitStatus, 2) << r.output;
+    EXPECT_NE(r.output.find("multicast"), std::string::npos) << r.output;
+    // The tap is opened before KVM: a name no interface can have is refused first.
+    r = vmm({"--kernel", pvh, "--net", "tap=much-too-long-a-name"}, "/nonexistent/kvm");
+    EXPECT_EQ(r.exitStatus, 2) << r.output;
+    EXPECT_NE(r.output.find("not an interface name"), std::string::npos) << r.output;
+    EXPECT_EQ(lineCount(r.output), 1) << r.output;
 }
 
 TEST(VmmCli, DiskFlagIsDocumentedInHelp) {
     auto r = vmm({"--help"});
     EXPECT_NE(r.output.find("--disk"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("readonly"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("--net"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("tap=NAME"), std::string::npos) << r.output;
 }

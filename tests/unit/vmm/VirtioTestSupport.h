@@ -26,20 +26,28 @@ struct TestBuffer {
 
 class TestRing {
 public:
-    static constexpr uint64_t kDescTable = 0x10000;
-    static constexpr uint64_t kAvailRing = 0x20000;
-    static constexpr uint64_t kUsedRing = 0x30000;
+    // A second ring of the same device (virtio-net's transmit queue) sits `base` higher.
+    TestRing(GuestMemory& memory, uint16_t size, uint64_t base = 0)
+        : descTable(0x10000 + base),
+          availRing(0x20000 + base),
+          usedRing(0x30000 + base),
+          memory_(memory),
+          size_(size) {
+        reset();
+    }
 
-    TestRing(GuestMemory& memory, uint16_t size) : memory_(memory), size_(size) { reset(); }
+    const uint64_t descTable;
+    const uint64_t availRing;
+    const uint64_t usedRing;
 
     // Zeroed rings and indices, as a driver sets them up after a device reset.
     void reset() {
-        std::memset(memory_.slice(kDescTable, 0x21000).data(), 0, 0x21000);
+        std::memset(memory_.slice(descTable, 0x21000).data(), 0, 0x21000);
         nextFree_ = 0;
         availIdx_ = 0;
     }
 
-    virtio::QueueLayout layout() const { return {size_, kDescTable, kAvailRing, kUsedRing}; }
+    virtio::QueueLayout layout() const { return {size_, descTable, availRing, usedRing}; }
     uint16_t size() const { return size_; }
 
     void setDesc(uint64_t table, uint16_t index, uint64_t addr, uint32_t len, uint16_t flags,
@@ -52,7 +60,7 @@ public:
         memory_.write(table + 16ull * index, d);
     }
     void setDesc(uint16_t index, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
-        setDesc(kDescTable, index, addr, len, flags, next);
+        setDesc(descTable, index, addr, len, flags, next);
     }
 
     // Writes `buffers` as a chain of consecutive descriptors from the next free one; returns the
@@ -85,27 +93,27 @@ public:
 
     // Makes `head` available and bumps the available index.
     void publish(uint16_t head) {
-        memory_.writeObject<uint16_t>(kAvailRing + 4 + 2ull * (availIdx_ % size_), head);
+        memory_.writeObject<uint16_t>(availRing + 4 + 2ull * (availIdx_ % size_), head);
         ++availIdx_;
-        memory_.writeObject<uint16_t>(kAvailRing + 2, availIdx_);
+        memory_.writeObject<uint16_t>(availRing + 2, availIdx_);
     }
     void setAvailIdx(uint16_t idx) {
         availIdx_ = idx;
-        memory_.writeObject<uint16_t>(kAvailRing + 2, idx);
+        memory_.writeObject<uint16_t>(availRing + 2, idx);
     }
-    void setAvailFlags(uint16_t flags) { memory_.writeObject<uint16_t>(kAvailRing, flags); }
+    void setAvailFlags(uint16_t flags) { memory_.writeObject<uint16_t>(availRing, flags); }
     void setUsedEvent(uint16_t v) {
-        memory_.writeObject<uint16_t>(kAvailRing + 4 + 2ull * size_, v);
+        memory_.writeObject<uint16_t>(availRing + 4 + 2ull * size_, v);
     }
-    uint16_t availEvent() { return memory_.readObject<uint16_t>(kUsedRing + 4 + 8ull * size_); }
+    uint16_t availEvent() { return memory_.readObject<uint16_t>(usedRing + 4 + 8ull * size_); }
 
-    uint16_t usedIdx() { return memory_.readObject<uint16_t>(kUsedRing + 2); }
+    uint16_t usedIdx() { return memory_.readObject<uint16_t>(usedRing + 2); }
     struct Used {
         uint32_t id;
         uint32_t len;
     };
     Used used(uint16_t n) {
-        uint64_t at = kUsedRing + 4 + 8ull * (n % size_);
+        uint64_t at = usedRing + 4 + 8ull * (n % size_);
         return {memory_.readObject<uint32_t>(at), memory_.readObject<uint32_t>(at + 4)};
     }
 

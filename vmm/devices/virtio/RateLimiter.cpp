@@ -95,12 +95,20 @@ RateLimiter::RateLimiter(TokenBucket bytes, TokenBucket ops, Now now)
     : bytes_(bytes), ops_(ops), now_(std::move(now)) {}
 
 bool RateLimiter::consume(uint64_t bytes, uint64_t ops) {
+    if (!canPay(bytes, ops)) return false;
+    take(bytes, ops);
+    return true;
+}
+
+bool RateLimiter::canPay(uint64_t bytes, uint64_t ops) {
     if (unlimited()) return true;
     const auto now = now_();
-    if (!bytes_.canPay(bytes, now) || !ops_.canPay(ops, now)) return false;
+    return bytes_.canPay(bytes, now) && ops_.canPay(ops, now);
+}
+
+void RateLimiter::take(uint64_t bytes, uint64_t ops) {
     bytes_.take(bytes);
     ops_.take(ops);
-    return true;
 }
 
 std::chrono::nanoseconds RateLimiter::timeUntil(uint64_t bytes, uint64_t ops) {

@@ -82,6 +82,10 @@ public:
     bool unlimited() const { return bytes_.unlimited() && ops_.unlimited(); }
     // Pays `bytes` and `ops` if both buckets can; otherwise pays nothing and returns false.
     bool consume(uint64_t bytes, uint64_t ops = 1);
+    // The two halves of consume, for a cost known only afterwards (a received frame's size):
+    // canPay with the most it could cost, then take what it did cost (at most that).
+    bool canPay(uint64_t bytes, uint64_t ops = 1);
+    void take(uint64_t bytes, uint64_t ops = 1);
     // How long until consume(bytes, ops) would succeed; zero when it would now.
     std::chrono::nanoseconds timeUntil(uint64_t bytes, uint64_t ops = 1);
 

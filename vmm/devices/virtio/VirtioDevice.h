@@ -51,4 +51,20 @@ private:
     RateLimitedLog log_;
 };
 
+// A device that takes input from the host as well as from the guest (virtio-net's receive
+// queue, fed by a tap). Its worker (VirtioWorker) finds this interface on the device and polls
+// hostInputFd() for input while wantsHostInput() says the device has guest buffers to put it
+// in; when input is there, the worker processes hostInputQueue(). The device must not want
+// input it cannot take, or the worker would spin on a descriptor that stays readable.
+class HostInput {
+public:
+    virtual int hostInputFd() const = 0;
+    virtual unsigned hostInputQueue() const = 0;
+    // Read by the worker before each wait, after processQueue or reset changed it.
+    virtual bool wantsHostInput() const = 0;
+
+protected:
+    ~HostInput() = default;
+};
+
 }  // namespace ingot::vmm::virtio

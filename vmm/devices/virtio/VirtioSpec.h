@@ -27,6 +27,7 @@ constexpr uint64_t kFeatureEventIdx = 1ull << 29;
 constexpr uint64_t kFeatureVersion1 = 1ull << 32;
 
 // Device types (5).
+constexpr uint32_t kDeviceNet = 1;
 constexpr uint32_t kDeviceBlock = 2;
 constexpr uint32_t kDeviceEntropy = 4;
 

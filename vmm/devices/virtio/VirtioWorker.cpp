@@ -43,6 +43,7 @@ VirtioWorker::VirtioWorker(VirtioMmioTransport& transport, std::string threadNam
     if (throttleable_)
         throttleable_->setWakeUp(
             [this](unsigned queue, std::chrono::nanoseconds after) { wakeAfter(queue, after); });
+    hostInput_ = dynamic_cast<HostInput*>(&transport_.device());
     thread_ = SmallStackThread([this] { loop(); });
 }
 
@@ -94,10 +95,15 @@ void VirtioWorker::loop() {
     pthread_setname_np(pthread_self(), threadName_.substr(0, 15).c_str());
     std::vector<pollfd> fds;
     for (const auto& e : queueEvents_) fds.push_back({e.get(), POLLIN, 0});
+    const size_t hostSlot = fds.size();
+    fds.push_back({hostInput_ ? hostInput_->hostInputFd() : -1, 0, 0});
+    const size_t timerSlot = fds.size();
     fds.push_back({timer_.get(), POLLIN, 0});
     fds.push_back({stop_.get(), POLLIN, 0});
-    const size_t timerSlot = fds.size() - 2;
     for (;;) {
+        // Only while the device has somewhere to put it: a readable tap the device cannot take
+        // from would wake this loop forever.
+        if (hostInput_) fds[hostSlot].events = hostInput_->wantsHostInput() ? POLLIN : 0;
         if (::poll(fds.data(), fds.size(), -1) < 0) {
             if (errno == EINTR) continue;
             transport_.device().log().report(std::string("worker stopped: poll: ") +
@@ -112,6 +118,17 @@ void VirtioWorker::loop() {
             // the queue is processed then wakes the next poll rather than getting lost.
             if (::read(fds[q].fd, &count, sizeof count) < 0 && errno != EAGAIN) continue;
             transport_.processQueue(q);
+        }
+        if (const short host = fds[hostSlot].revents) {
+            if (host & POLLIN) {
+                transport_.processQueue(hostInput_->hostInputQueue());
+            } else {
+                // An error or hang-up is reported whatever the events asked for: stop polling
+                // the descriptor rather than spin on it.
+                transport_.device().log().report("host input descriptor failed (poll revents " +
+                                                 std::to_string(host) + "); no more input");
+                fds[hostSlot].fd = -1;
+            }
         }
         if (fds[timerSlot].revents) timerExpired();
     }

@@ -22,6 +22,9 @@ namespace ingot::vmm::virtio {
 // that stops early because of a rate limit (a Throttleable device, which the worker hands
 // wakeAfter at construction) gets its queue processed again when its tokens are back, without
 // the guest having to notify again.
+//
+// A device with host-side input (HostInput: virtio-net's tap) also gets its descriptor polled,
+// while the device wants input.
 class VirtioWorker {
 public:
     // Starts the thread. Throws ingot::Error when eventfds or the thread cannot be created.
@@ -49,6 +52,7 @@ private:
     FileDescriptor stop_;
     FileDescriptor timer_;
     Throttleable* throttleable_ = nullptr;  // the device, when it can be throttled
+    HostInput* hostInput_ = nullptr;        // the device, when it takes host input
 
     std::mutex timerMutex_;     // guards the three below
     uint64_t timerQueues_ = 0;  // bit q: process queue q when the timer fires
