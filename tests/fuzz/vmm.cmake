@@ -11,6 +11,7 @@ add_library(ingot_vmm_fuzz_lib STATIC
   ${ingot_vmm_root}/devices/virtio/RawFileBackend.cpp
   ${ingot_vmm_root}/devices/virtio/VirtQueue.cpp
   ${ingot_vmm_root}/devices/virtio/VirtioBlk.cpp
+  ${ingot_vmm_root}/devices/virtio/VirtioNet.cpp
   ${ingot_vmm_root}/devices/virtio/VirtioRng.cpp
   ${ingot_vmm_root}/devices/virtio/RateLimiter.cpp
 )
@@ -23,5 +24,6 @@ target_link_libraries(ingot_vmm_fuzz_lib PRIVATE ingot_warnings)
 set(ingot_vmm_fuzz_targets
   virtio_blk:16384
   virtio_rng:16384
+  virtio_net:16384
 )
 ingot_fuzz_targets(ingot_vmm_fuzz_lib ${ingot_vmm_fuzz_targets})
