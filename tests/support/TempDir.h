@@ -3,6 +3,7 @@
 // A scratch directory for a test, removed with everything in it when the test ends.
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -27,6 +28,7 @@ public:
     TempDir& operator=(const TempDir&) = delete;
     const std::filesystem::path& path() const { return path_; }
     std::string file(const std::string& name) const { return (path_ / name).string(); }
+    std::string operator/(const std::string& name) const { return file(name); }
     // Names of everything in the directory, sorted.
     std::vector<std::string> list() const {
         std::vector<std::string> names;

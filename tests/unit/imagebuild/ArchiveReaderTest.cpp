@@ -16,6 +16,7 @@
 
 #include "ingot/core/Error.h"
 #include "ingot/imagebuild/TarWriter.h"
+#include "../../support/TempDir.h"
 
 using namespace ingot::imagebuild;
 namespace fs = std::filesystem;
@@ -226,18 +227,7 @@ std::string quote(const std::string& text) {
     return "'" + text + "'";
 }
 
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "ingot-archive-XXXXXX").string();
-        path_ = ::mkdtemp(pattern.data());
-    }
-    ~TempDir() { fs::remove_all(path_); }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using ingot::test::TempDir;
 
 bool haveProgram(const std::string& name) {
     return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;

@@ -14,6 +14,7 @@
 #include "ingot/imagebuild/Ext4Reader.h"
 #include "ingot/imagebuild/Ext4Writer.h"
 #include "ingot/patcher/Recipe.h"
+#include "../../support/TempDir.h"
 
 using namespace ingot;
 using namespace ingot::imagebuild;
@@ -23,19 +24,7 @@ namespace {
 
 constexpr int64_t kEpoch = 1700000000;
 
-class TempDir {
-public:
-    TempDir() {
-        char templ[] = "/tmp/ingot-builder-test.XXXXXX";
-        path_ = ::mkdtemp(templ);
-    }
-    ~TempDir() { fs::remove_all(path_); }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
+using ingot::test::TempDir;
 
 void writeText(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 

@@ -16,6 +16,7 @@
 #include "ingot/core/Sha256.h"
 #include "ingot/imagebuild/Ext4Writer.h"
 #include "TreeNodes.h"
+#include "../../support/TempDir.h"
 
 using namespace ingot::imagebuild;
 namespace fs = std::filesystem;
@@ -26,18 +27,7 @@ using namespace ingot::imagebuild::testing;
 namespace {
 
 
-class TempDir {
-public:
-    TempDir() {
-        char templ[] = "/tmp/ingot-ext4-reader-test.XXXXXX";
-        path_ = ::mkdtemp(templ);
-    }
-    ~TempDir() { fs::remove_all(path_); }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
-};
+using ingot::test::TempDir;
 
 
 Ext4Options options(bool journal = true) {
@@ -50,56 +40,6 @@ Ext4ReadOptions readOptions() {
     Ext4ReadOptions o;
     o.allowDevices = true;
     return o;
-}
-
-Tree everyKind() {
-    Tree tree;
-    auto root = dir(0750);
-    root->uid = 5;
-    root->gid = 6;
-    root->mtime = kEpoch - 100;
-    root->xattrs["user.root"] = "r";
-    tree.put("", root, "t");
-    tree.put("etc/empty", file(""), "t");
-    tree.put("etc/passwd", file("root:x:0:0:root:/root:/bin/sh\n"), "t");
-    tree.put("usr/bin/tool", file(pattern(3 * 4096 + 123, 1), 04755), "t");
-    tree.put("usr/lib/big", file(pattern(1 << 20, 3)), "t");
-    tree.put("tmp", dir(01777), "t");
-    auto owned = file("owned", 0600);
-    owned->uid = 100000;
-    owned->gid = 70000;
-    owned->mtime = (int64_t{1} << 31) + 12345;
-    tree.put("home/user/owned", owned, "t");
-    auto old = file("old");
-    old->mtime = -86400 * 365;
-    tree.put("home/user/old", old, "t");
-    tree.put("lib/fast", symlink("../usr/lib/big"), "t");
-    tree.put("lib/slow", symlink(std::string(100, 'x') + "/target"), "t");
-    tree.put("lib/slowest", symlink("/" + std::string(4000, 'y')), "t");
-    tree.link("usr/bin/tool-link", "usr/bin/tool", "t");
-    tree.link("etc/tool-link2", "usr/bin/tool", "t");
-    auto null = node(NodeType::kCharDevice, 0666);
-    null->rdevMajor = 1;
-    null->rdevMinor = 3;
-    tree.put("dev/null", null, "t");
-    auto nvme = node(NodeType::kBlockDevice, 0660);
-    nvme->rdevMajor = 259;
-    nvme->rdevMinor = 70000;
-    tree.put("dev/nvme0n1", nvme, "t");
-    tree.put("run/fifo", node(NodeType::kFifo, 0600), "t");
-    tree.put("run/socket", node(NodeType::kSocket, 0755), "t");
-    auto ping = file(pattern(2000, 4), 0755);
-    ping->xattrs["security.capability"] = std::string("\x01\x00\x00\x02\x00\x20\x00\x00", 8) + std::string(12, '\0');
-    tree.put("usr/bin/ping", ping, "t");
-    auto many = file("xattrs");
-    many->xattrs["user.big"] = pattern(500, 5);
-    many->xattrs["user.small"] = "v";
-    many->xattrs["trusted.t"] = "trusted";
-    tree.put("usr/share/xattrs", many, "t");
-    auto dirx = dir(0700);
-    dirx->xattrs["user.dir"] = "on a directory";
-    tree.put("var/lib/private", dirx, "t");
-    return tree;
 }
 
 Tree readBack(const std::string& image, Ext4ReadSummary* summary = nullptr) {

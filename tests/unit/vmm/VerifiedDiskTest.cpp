@@ -15,6 +15,7 @@
 #include "ingot/core/Sha256.h"
 #include "ingot/image/DiskImage.h"
 #include "ingot/image/Gpt.h"
+#include "../../support/TempDir.h"
 
 using namespace ingot;
 using ingot::vmm::virtio::Qcow2OverlayDisk;
@@ -26,9 +27,8 @@ namespace {
 class VerifiedDisk : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        dir_ = new std::filesystem::path(std::filesystem::temp_directory_path() /
-                                         ("ingot-verified-disk-" + std::to_string(getpid())));
-        std::filesystem::create_directories(*dir_);
+        temp_ = new test::TempDir;
+        dir_ = &temp_->path();
         std::mt19937 rng(7);
         std::string kernel(256 * 1024, '\0'), root(kRootBytes, '\0');
         for (auto& c : kernel) c = static_cast<char>(rng());
@@ -45,8 +45,7 @@ protected:
         image_ = new image::DiskImage(image::writeDiskImage(in, *key_, (*dir_ / "disk.img").string()));
     }
     static void TearDownTestSuite() {
-        std::filesystem::remove_all(*dir_);
-        delete dir_;
+        delete temp_;
         delete key_;
         delete image_;
     }
@@ -79,12 +78,14 @@ protected:
     }
 
     static constexpr uint64_t kRootBytes = 3 * 1024 * 1024 + 40 * 4096;
-    static std::filesystem::path* dir_;
+    static test::TempDir* temp_;
+    static const std::filesystem::path* dir_;
     static sign::MinisignSecretKey* key_;
     static image::DiskImage* image_;
     std::string path_;
 };
-std::filesystem::path* VerifiedDisk::dir_ = nullptr;
+test::TempDir* VerifiedDisk::temp_ = nullptr;
+const std::filesystem::path* VerifiedDisk::dir_ = nullptr;
 sign::MinisignSecretKey* VerifiedDisk::key_ = nullptr;
 image::DiskImage* VerifiedDisk::image_ = nullptr;
 
