@@ -116,15 +116,30 @@ void VirtioNet::receive(VirtQueue& queue) {
                 wantsInput_ = true;  // the chain stays held for the next frame
                 return;
             }
-            // The frame did not fit the chain (tun drops it) or the backend failed: the chain
-            // waits for the next frame.
+            const int error = errno;
             ++receiveDropped_;
             ++frames;
-            log().report(backend_->describe() + ": receive: " + std::strerror(errno) +
+            log().report(backend_->describe() + ": receive: " + std::strerror(error) +
                          "; frame dropped");
+            // A frame the kernel could not copy (EFAULT, EINVAL) is lost and the chain waits for
+            // the next one. Any other error may last: stop polling rather than spin on a
+            // readable descriptor, until the driver's next buffers bring the worker back.
+            if (error != EFAULT && error != EINVAL && error != EMSGSIZE) {
+                wantsInput_ = false;
+                return;
+            }
             continue;
         }
         ++frames;
+        if (static_cast<uint64_t>(got) > capacity) {
+            // tun reports a frame's whole length even when the chain held only part of it: a
+            // truncated frame is dropped, never handed over with a used length beyond the chain.
+            ++receiveDropped_;
+            log().report(backend_->describe() + ": a " + std::to_string(got) +
+                         "-byte frame does not fit a " + std::to_string(capacity) +
+                         "-byte receive buffer; dropped");
+            continue;
+        }
         if (static_cast<uint64_t>(got) < kHeaderBytes) {
             ++receiveDropped_;
             log().report(backend_->describe() + ": a " + std::to_string(got) +
