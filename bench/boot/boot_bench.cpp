@@ -3,24 +3,20 @@
 // the marker appears on the console: wall time since the monitor was started, the VM's exits
 // (KVM's per-VM debugfs counter), and the monitor's resident memory excluding guest RAM.
 // Prints medians and ratios (ingot / QEMU).
-#include <dirent.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "../support/Median.h"
+#include "../support/MonitorRun.h"
+
 namespace {
+
+using ingot::bench::median;
 
 struct Sample {
     double seconds = 0;
@@ -28,22 +24,6 @@ struct Sample {
     double rssMiB = 0;
     bool ok = false;
 };
-
-// Exits of the VM owned by `pid`, from KVM's debugfs directory "<pid>-<vmfd>".
-std::optional<uint64_t> vmExits(pid_t pid) {
-    DIR* d = opendir("/sys/kernel/debug/kvm");
-    if (!d) return std::nullopt;
-    std::optional<uint64_t> result;
-    std::string prefix = std::to_string(pid) + "-";
-    while (dirent* e = readdir(d)) {
-        if (std::string(e->d_name).rfind(prefix, 0) != 0) continue;
-        std::ifstream f(std::string("/sys/kernel/debug/kvm/") + e->d_name + "/exits");
-        uint64_t v;
-        if (f >> v) result = result.value_or(0) + v;
-    }
-    closedir(d);
-    return result;
-}
 
 // Resident KiB of every mapping smaller than guest RAM: the monitor's own footprint.
 double rssExcludingGuestMiB(pid_t pid, uint64_t guestBytes) {
@@ -65,52 +45,17 @@ double rssExcludingGuestMiB(pid_t pid, uint64_t guestBytes) {
 
 Sample runOnce(const std::vector<std::string>& argv, const std::string& marker, uint64_t guestBytes,
                double timeout) {
-    int out[2];
-    if (pipe2(out, O_CLOEXEC) < 0) return {};
-    auto start = std::chrono::steady_clock::now();
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDONLY);
-        dup2(devnull, 0);
-        dup2(out[1], 1);
-        dup2(out[1], 2);
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        execvp(args[0], args.data());
-        _exit(127);
-    }
-    close(out[1]);
     Sample s;
-    std::string output;
-    char buf[4096];
-    for (;;) {
-        double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        if (elapsed > timeout) break;
-        pollfd p{out[0], POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0) continue;
-        ssize_t n = read(out[0], buf, sizeof buf);
-        if (n <= 0) break;
-        output.append(buf, static_cast<size_t>(n));
-        if (!s.ok && output.find(marker) != std::string::npos) {
-            s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            s.exits = vmExits(pid);
-            s.rssMiB = rssExcludingGuestMiB(pid, guestBytes);
-            s.ok = true;
-        }
-    }
-    close(out[0]);
-    kill(pid, SIGKILL);  // no-op when the guest already powered off
-    waitpid(pid, nullptr, 0);
-    if (!s.ok) std::fprintf(stderr, "run of %s missed the marker; output:\n%s\n", argv[0].c_str(), output.c_str());
+    auto run = ingot::bench::runMonitor(argv, timeout, [&](pid_t pid, std::string_view line, double now) {
+        if (line.find(marker) == std::string_view::npos) return ingot::bench::Watch::Continue;
+        s.seconds = now;
+        s.exits = ingot::bench::vmExits(pid);
+        s.rssMiB = rssExcludingGuestMiB(pid, guestBytes);
+        s.ok = true;
+        return ingot::bench::Watch::Stop;
+    });
+    if (!s.ok) std::fprintf(stderr, "run of %s missed the marker; output:\n%s\n", argv[0].c_str(), run.output.c_str());
     return s;
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 }  // namespace
