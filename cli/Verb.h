@@ -36,5 +36,9 @@ Verb addKeyGenVerb(CLI::App& app);
 Verb addVerifyVerb(CLI::App& app);
 Verb addInspectVerb(CLI::App& app);
 Verb addBuildVerb(CLI::App& app);
+Verb addPushVerb(CLI::App& app);
+Verb addPullVerb(CLI::App& app);
+Verb addLoginVerb(CLI::App& app);
+Verb addTrustAddVerb(CLI::App& app);
 
 }  // namespace ingot::cli

@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
         ingot::cli::addKeyGenVerb(app),
         ingot::cli::addVerifyVerb(app),
         ingot::cli::addInspectVerb(app),
+        ingot::cli::addPushVerb(app),
+        ingot::cli::addPullVerb(app),
+        ingot::cli::addLoginVerb(app),
+        ingot::cli::addTrustAddVerb(app),
     };
 
     try {

@@ -223,10 +223,7 @@ PackedImage writeImageToLayout(const std::string& layoutDir, const std::string& 
             "signature to pack must have 1 to " + std::to_string(kMaxSignatureBytes) + " bytes",
             ExitStatus::kUsage);
 
-    makeDirectory(layoutDir);
-    makeDirectory(layoutDir + "/blobs");
-    makeDirectory(blobsDir(layoutDir));
-    checkLayoutFile(layoutDir, true);
+    initLayout(layoutDir);
 
     PackedImage packed;
     auto count = [&](const BlobWrite& write) {
@@ -281,18 +278,7 @@ PackedImage writeImageToLayout(const std::string& layoutDir, const std::string& 
     std::string sigTag = signatureTag(imageDescriptor.digest);
     packed.signature = tagged(signatureDescriptor, kArtifactTypeSignature, sigTag);
 
-    LayoutLock lock(layoutDir);
-    Index index = readIndex(layoutDir, true);
-    std::erase_if(index.manifests, [&](const Descriptor& d) {
-        auto name = d.annotations.find(kAnnotationRefName);
-        return name != d.annotations.end() && (name->second == tag || name->second == sigTag);
-    });
-    index.manifests.push_back(packed.manifest);
-    index.manifests.push_back(packed.signature);
-    TempFile file(layoutDir + "/index.json");
-    std::string text = serializeIndex(index);
-    file.write(text.data(), text.size());
-    file.commit(0644);
+    setTags(layoutDir, {{tag, packed.manifest}, {sigTag, packed.signature}});
     return packed;
 }
 
@@ -420,6 +406,75 @@ LayoutImage reassembleDisk(const std::string& layoutDir, const std::string& refe
     }
     file.commit(mode);
     return image;
+}
+
+void initLayout(const std::string& layoutDir) {
+    makeDirectory(layoutDir);
+    makeDirectory(layoutDir + "/blobs");
+    makeDirectory(blobsDir(layoutDir));
+    checkLayoutFile(layoutDir, true);
+}
+
+std::string blobFilePath(const std::string& layoutDir, const std::string& digest) {
+    return blobPath(layoutDir, digest, "blob");
+}
+
+bool hasBlob(const std::string& layoutDir, const std::string& digest, uint64_t size) {
+    struct stat st {};
+    return ::lstat(blobFilePath(layoutDir, digest).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+           static_cast<uint64_t>(st.st_size) == size;
+}
+
+std::string partialBlobPath(const std::string& layoutDir, const std::string& digest) {
+    return blobsDir(layoutDir) + "/.partial-" + digestHex(digest, "blob");
+}
+
+void commitPartialBlob(const std::string& layoutDir, const Descriptor& blob) {
+    const std::string partial = partialBlobPath(layoutDir, blob.digest);
+    const FileDigest actual = sha256File(partial, "downloaded blob");
+    if (actual.size < blob.size)
+        throw Error("downloaded blob " + blob.digest + " has " + std::to_string(actual.size) +
+                        " of its " + std::to_string(blob.size) + " bytes",
+                    ExitStatus::kVerification);
+    const std::string digest = "sha256:" + toHex(actual.sha256);
+    if (actual.size != blob.size || digest != blob.digest) {
+        ::unlink(partial.c_str());
+        throw Error("downloaded blob " + blob.digest + " is not what its descriptor names: " +
+                        std::to_string(actual.size) + " bytes with digest " + digest +
+                        " (deleted; the registry served wrong content)",
+                    ExitStatus::kVerification);
+    }
+    int fd = ::open(partial.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) throwSystemError("cannot open " + partial, errno);
+    const int synced = ::fsync(fd);
+    const int err = errno;
+    ::close(fd);
+    if (synced < 0) throwSystemError("cannot sync " + partial, err);
+    if (::chmod(partial.c_str(), 0444) < 0) throwSystemError("cannot chmod " + partial, errno);
+    if (::rename(partial.c_str(), blobFilePath(layoutDir, blob.digest).c_str()) < 0)
+        throwSystemError("cannot move " + partial + " into place", errno);
+}
+
+Descriptor addBlob(const std::string& layoutDir, std::string_view bytes,
+                   const std::string& mediaType) {
+    return writeBlob(layoutDir, bytes, mediaType.c_str()).descriptor;
+}
+
+void setTags(const std::string& layoutDir, const std::vector<Tag>& tags) {
+    for (const Tag& tag : tags) checkTag(tag.name);
+    LayoutLock lock(layoutDir);
+    Index index = readIndex(layoutDir, true);
+    std::erase_if(index.manifests, [&](const Descriptor& d) {
+        auto name = d.annotations.find(kAnnotationRefName);
+        return name != d.annotations.end() &&
+               std::any_of(tags.begin(), tags.end(),
+                           [&](const Tag& t) { return t.name == name->second; });
+    });
+    for (const Tag& tag : tags) index.manifests.push_back(tagged(tag.manifest, tag.manifest.artifactType, tag.name));
+    TempFile file(layoutDir + "/index.json");
+    std::string text = serializeIndex(index);
+    file.write(text.data(), text.size());
+    file.commit(0644);
 }
 
 }  // namespace ingot::oci

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ingot/oci/Chunker.h"
@@ -70,5 +71,30 @@ std::string readSignature(const std::string& layoutDir, const std::string& manif
 // not written), checking every chunk's compressed and uncompressed digest and the total size.
 LayoutImage reassembleDisk(const std::string& layoutDir, const std::string& reference,
                            const std::string& outputPath, unsigned mode = 0644);
+
+// --- Primitives for copying images between a layout and a registry (registry/client) ---
+
+// Creates the layout directory, blobs/sha256 and the oci-layout marker when missing, and checks
+// the marker of an existing layout.
+void initLayout(const std::string& layoutDir);
+// The file of blob `digest` (a sha256 digest; anything else throws kVerification).
+std::string blobFilePath(const std::string& layoutDir, const std::string& digest);
+// Whether the layout has a regular file of `size` bytes for `digest`. Not re-hashed: readers
+// check digests when they read.
+bool hasBlob(const std::string& layoutDir, const std::string& digest, uint64_t size);
+// Where a download of `digest` collects its bytes until they are checked: one name per digest
+// (in blobs/sha256, beginning with '.', which no digest does), so an interrupted download
+// resumes from the bytes already there.
+std::string partialBlobPath(const std::string& layoutDir, const std::string& digest);
+// Checks the partial file of `blob` against its size and digest and renames it into place
+// (mode 0444). A partial file that is longer or hashes differently is deleted and reported
+// (kVerification); a shorter one is kept for a resumed download and reported likewise.
+void commitPartialBlob(const std::string& layoutDir, const Descriptor& blob);
+// Stores `bytes` as a blob (a manifest fetched by a client) and returns its descriptor.
+Descriptor addBlob(const std::string& layoutDir, std::string_view bytes,
+                   const std::string& mediaType);
+// Points each tag at its manifest in index.json, replacing the tags' earlier entries, in one
+// atomic update under the layout's lock. The descriptors' blobs must already be in the layout.
+void setTags(const std::string& layoutDir, const std::vector<Tag>& tags);
 
 }  // namespace ingot::oci

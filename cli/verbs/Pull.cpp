@@ -1,0 +1,74 @@
+// ingot pull REF [--layout DIR] [--tag TAG]: an image from a registry into an OCI layout, after
+// its signature verified against the trust policy.
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "Transfer.h"
+#include "Verb.h"
+#include "ingot/core/Error.h"
+#include "ingot/core/Size.h"
+
+namespace ingot::cli {
+namespace {
+
+struct PullOptions {
+    std::string source;
+    std::string layout;
+    std::string tag;
+    std::string trustFile;
+    unsigned parallel = 4;
+    bool plainHttp = false;
+    bool insecure = false;
+};
+
+std::string defaultStore() {
+    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg == '/')
+        return std::string(xdg) + "/ingot";
+    const char* home = std::getenv("HOME");
+    if (!home || *home != '/')
+        throw Error("neither XDG_DATA_HOME nor HOME is set: give --layout DIR", ExitStatus::kUsage);
+    return std::string(home) + "/.local/share/ingot";
+}
+
+int runPull(const PullOptions& o) {
+    registry::Reference source = registry::parseReference(o.source);
+    const std::string layout = o.layout.empty() ? defaultStore() : o.layout;
+    const std::string tag = !o.tag.empty() ? o.tag : !source.tag.empty() ? source.tag : "latest";
+    registry::TransferOptions options;
+    options.parallel = o.parallel;
+    if (o.plainHttp) options.session.plainHttp = true;
+    options.session.verifyTls = !o.insecure;
+    registry::Credentials credentials;
+    auto trust = registry::TrustPolicy::load(o.trustFile);
+    auto report = registry::pullImage(source, layout, tag, trust, credentials.find(source.registry),
+                                      options);
+    std::cout << "pulled " << source.str() << "@" << report.digest << " into " << layout << ":"
+              << tag << ": signed by key " << report.keyId << " (\"" << printable(report.trustedComment)
+              << "\"); " << report.blobs << " chunks, " << report.blobsPresent
+              << " already present, "
+              << formatSize(report.bytesDownloaded)
+              << " downloaded\n";
+    return 0;
+}
+
+}  // namespace
+
+Verb addPullVerb(CLI::App& app) {
+    auto o = std::make_shared<PullOptions>();
+    CLI::App* cmd = app.add_subcommand("pull", "pull a signed image from a registry");
+    cmd->add_option("REF", o->source, "REGISTRY/REPOSITORY[:TAG][@DIGEST]")->required();
+    cmd->add_option("--layout", o->layout,
+                    "OCI layout to pull into (default: the store, $XDG_DATA_HOME/ingot)");
+    cmd->add_option("--tag", o->tag, "tag in the layout (default: the reference's tag)");
+    cmd->add_option("--trust", o->trustFile,
+                    "trust policy file (default: $XDG_CONFIG_HOME/ingot/trust.yaml)");
+    cmd->add_option("--parallel", o->parallel, "blobs downloaded at once")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 64u));
+    cmd->add_flag("--plain-http", o->plainHttp, "use http even for a registry that is not loopback");
+    cmd->add_flag("--insecure", o->insecure, "do not verify the registry's TLS certificate");
+    return {cmd, [o] { return runPull(*o); }};
+}
+
+}  // namespace ingot::cli

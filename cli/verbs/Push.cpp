@@ -1,0 +1,64 @@
+// ingot push LAYOUT[:TAG] REF: an image from an OCI layout (what `ingot build` writes) to a
+// registry, with its signature.
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "Transfer.h"
+#include "Verb.h"
+#include "ingot/core/Error.h"
+#include "ingot/core/Size.h"
+
+namespace ingot::cli {
+namespace {
+
+struct PushOptions {
+    std::string source;
+    std::string target;
+    unsigned parallel = 4;
+    bool plainHttp = false;
+    bool insecure = false;
+};
+
+// "DIR:TAG" or "DIR" (tag "latest").
+std::pair<std::string, std::string> splitLayout(const std::string& text) {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos || text.find('/', colon) != std::string::npos)
+        return {text, "latest"};
+    return {text.substr(0, colon), text.substr(colon + 1)};
+}
+
+int runPush(const PushOptions& o) {
+    auto [layout, tag] = splitLayout(o.source);
+    registry::Reference target = registry::parseReference(o.target);
+    registry::TransferOptions options;
+    options.parallel = o.parallel;
+    if (o.plainHttp) options.session.plainHttp = true;
+    options.session.verifyTls = !o.insecure;
+    registry::Credentials credentials;
+    auto report = registry::pushImage(layout, tag, target, credentials.find(target.registry), options);
+    std::cout << "pushed " << target.str() << "@" << report.digest << ": " << report.blobs
+              << " blobs, " << report.blobsSkipped << " already there, "
+              << formatSize(report.bytesUploaded)
+              << " uploaded, signature as referrer and tag\n";
+    return 0;
+}
+
+}  // namespace
+
+Verb addPushVerb(CLI::App& app) {
+    auto o = std::make_shared<PushOptions>();
+    CLI::App* cmd = app.add_subcommand("push", "push an image and its signature to a registry");
+    cmd->add_option("LAYOUT", o->source, "OCI layout directory, optionally :TAG (default latest)")
+        ->required();
+    cmd->add_option("REF", o->target, "REGISTRY/REPOSITORY:TAG, e.g. localhost:5000/gold/debian:12")
+        ->required();
+    cmd->add_option("--parallel", o->parallel, "blobs uploaded at once")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 64u));
+    cmd->add_flag("--plain-http", o->plainHttp, "use http even for a registry that is not loopback");
+    cmd->add_flag("--insecure", o->insecure, "do not verify the registry's TLS certificate");
+    return {cmd, [o] { return runPush(*o); }};
+}
+
+}  // namespace ingot::cli

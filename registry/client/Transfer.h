@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "Credentials.h"
+#include "Reference.h"
+#include "RegistrySession.h"
+#include "TrustPolicy.h"
+
+namespace ingot::registry {
+
+struct TransferOptions {
+    SessionOptions session;
+    unsigned parallel = 4;  // blobs in flight at once, each on its own connection
+    bool progress = true;   // a progress bar when stderr is a terminal
+};
+
+struct PushReport {
+    std::string digest;  // of the image manifest
+    uint64_t blobs = 0;
+    uint64_t blobsSkipped = 0;  // the registry had them
+    uint64_t bytesUploaded = 0;
+    uint64_t requests = 0;
+};
+
+// Pushes the ingot image tagged `tag` in the layout at `layoutDir` to `target`: every blob the
+// registry lacks (HEAD first), in parallel, then the image manifest under target's tag, then
+// its signature referrer (subject = the image manifest) under the `sha256-<hex>.sig` tag, so
+// registries with and without the referrers API both find it.
+PushReport pushImage(const std::string& layoutDir, const std::string& tag, const Reference& target,
+                     const std::optional<Credential>& credential, const TransferOptions& options);
+
+struct PullReport {
+    std::string digest;
+    std::string keyId;           // of the key that verified the signature
+    std::string trustedComment;  // the signature's signed comment
+    uint64_t blobs = 0;
+    uint64_t blobsPresent = 0;  // already in the layout
+    uint64_t bytesDownloaded = 0;
+    uint64_t requests = 0;
+};
+
+// Pulls `source` into the layout at `layoutDir` under `localTag`. The signature is found
+// through the referrers API or the tag fallback and verified against `trust` before any chunk
+// is downloaded; chunks already in the layout are not fetched again; an interrupted download
+// resumes from its partial file; every blob is checked against its digest before it enters the
+// layout, and the tags are set last, so a failed pull leaves the layout as it was (plus
+// verified blobs and partial files).
+PullReport pullImage(const Reference& source, const std::string& layoutDir,
+                     const std::string& localTag, const TrustPolicy& trust,
+                     const std::optional<Credential>& credential, const TransferOptions& options);
+
+}  // namespace ingot::registry
