@@ -40,5 +40,6 @@ Verb addPushVerb(CLI::App& app);
 Verb addPullVerb(CLI::App& app);
 Verb addLoginVerb(CLI::App& app);
 Verb addTrustAddVerb(CLI::App& app);
+Verb addSignTimestampVerb(CLI::App& app);
 
 }  // namespace ingot::cli

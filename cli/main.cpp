@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
         ingot::cli::addPullVerb(app),
         ingot::cli::addLoginVerb(app),
         ingot::cli::addTrustAddVerb(app),
+        ingot::cli::addSignTimestampVerb(app),
     };
 
     try {

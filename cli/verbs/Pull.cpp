@@ -20,6 +20,8 @@ struct PullOptions {
     unsigned parallel = 4;
     bool plainHttp = false;
     bool insecure = false;
+    bool allowRollback = false;
+    bool allowExpired = false;
 };
 
 std::string defaultStore() {
@@ -39,6 +41,7 @@ int runPull(const PullOptions& o) {
     options.parallel = o.parallel;
     if (o.plainHttp) options.session.plainHttp = true;
     options.session.verifyTls = !o.insecure;
+    options.freshness = {o.allowRollback, o.allowExpired};
     registry::Credentials credentials;
     auto trust = registry::TrustPolicy::load(o.trustFile);
     auto report = registry::pullImage(source, layout, tag, trust, credentials.find(source.registry),
@@ -48,7 +51,10 @@ int runPull(const PullOptions& o) {
               << "\"); " << report.blobs << " chunks, " << report.blobsPresent
               << " already present, "
               << formatSize(report.bytesDownloaded)
-              << " downloaded\n";
+              << " downloaded";
+    if (report.timestamp)
+        std::cout << "; freshness version " << report.timestamp->version;
+    std::cout << "\n";
     return 0;
 }
 
@@ -66,6 +72,9 @@ Verb addPullVerb(CLI::App& app) {
     cmd->add_option("--parallel", o->parallel, "blobs downloaded at once")
         ->capture_default_str()
         ->check(CLI::Range(1u, 64u));
+    cmd->add_flag("--allow-rollback", o->allowRollback,
+                  "accept a freshness document older than one seen before");
+    cmd->add_flag("--allow-expired", o->allowExpired, "accept an expired freshness document");
     cmd->add_flag("--plain-http", o->plainHttp, "use http even for a registry that is not loopback");
     cmd->add_flag("--insecure", o->insecure, "do not verify the registry's TLS certificate");
     return {cmd, [o] { return runPull(*o); }};

@@ -399,4 +399,36 @@ std::optional<std::vector<oci::Descriptor>> RegistrySession::referrers(
     return index.manifests;
 }
 
+std::vector<std::string> RegistrySession::listTags() {
+    std::vector<std::string> tags;
+    std::string path = "/v2/" + reference_.repository + "/tags/list?n=1000";
+    for (int page = 0; page < 10000 && !path.empty(); ++page) {
+        HttpRequest r;
+        r.url = base_ + path;
+        r.maxBodyBytes = 16 << 20;
+        HttpResponse response = send(r);
+        if (response.status == 404) return tags;  // no such repository yet
+        if (response.status != 200) fail("GET tags", response);
+        nlohmann::json doc = nlohmann::json::parse(response.body, nullptr, false);
+        if (!doc.is_object() || !doc.contains("tags"))
+            throw Error(reference_.str() + ": tags/list answered without a \"tags\" list",
+                        ExitStatus::kVerification);
+        if (doc["tags"].is_array())
+            for (const auto& t : doc["tags"])
+                if (t.is_string()) tags.push_back(t.get<std::string>());
+        // Link: </v2/NAME/tags/list?n=1000&last=X>; rel="next"
+        std::string link = response.header("link");
+        path.clear();
+        if (link.find("rel=\"next\"") != std::string::npos && link.starts_with("<")) {
+            std::string target = link.substr(1, link.find('>') - 1);
+            if (target.starts_with("/v2/")) path = target;
+        }
+    }
+    return tags;
+}
+
+void RegistrySession::ensureBlob(const oci::Descriptor& blob, std::string_view bytes) {
+    if (!hasBlob(blob)) uploadBlob(blob, bytes);
+}
+
 }  // namespace ingot::registry

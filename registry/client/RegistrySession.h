@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "Credentials.h"
 #include "HttpClient.h"
@@ -64,6 +65,11 @@ public:
     // registry has no referrers API (404).
     std::optional<std::vector<oci::Descriptor>> referrers(const std::string& digest,
                                                           const std::string& artifactType);
+
+    // Every tag of the repository (tags/list, following the Link header's pages).
+    std::vector<std::string> listTags();
+    // Pushes `bytes` as a blob unless the registry has it.
+    void ensureBlob(const oci::Descriptor& blob, std::string_view bytes);
 
     // Requests and bytes moved, for reports and tests.
     uint64_t requests() const { return requests_; }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <mutex>
 #include <set>
@@ -175,6 +176,15 @@ PullReport pullImage(const Reference& source, const std::string& layoutDir,
                         "KEY.pub --for " + source.location() + "`",
                     ExitStatus::kVerification);
 
+    FreshnessState freshness(options.freshnessState);
+    if (auto timestamp = fetchTimestamp(session, keys)) {
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        checkFreshness(*timestamp, freshness, options.freshness, source.tag, fetched.digest, now);
+        report.timestamp = timestamp->document;
+    }
+
     oci::initLayout(layoutDir);
     std::vector<oci::Descriptor> missing;
     for (const auto& chunk : image.chunks) missing.push_back(chunk.blob);
@@ -206,6 +216,7 @@ PullReport pullImage(const Reference& source, const std::string& layoutDir,
     imageDescriptor.artifactType = oci::kArtifactTypeImage;
     oci::setTags(layoutDir, {{localTag, imageDescriptor},
                              {oci::signatureTag(fetched.digest), sigDescriptor}});
+    if (report.timestamp) freshness.record(report.timestamp->repository, report.timestamp->version);
     report.bytesDownloaded = downloaded;
     report.requests = requests + session.requests();
     return report;

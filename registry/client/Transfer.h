@@ -5,6 +5,7 @@
 #include <string>
 
 #include "Credentials.h"
+#include "Freshness.h"
 #include "Reference.h"
 #include "RegistrySession.h"
 #include "TrustPolicy.h"
@@ -15,6 +16,10 @@ struct TransferOptions {
     SessionOptions session;
     unsigned parallel = 4;  // blobs in flight at once, each on its own connection
     bool progress = true;   // a progress bar when stderr is a terminal
+    // Pull: overrides of the freshness checks, and where the highest versions seen are kept
+    // (empty: FreshnessState's default).
+    FreshnessPolicy freshness;
+    std::string freshnessState;
 };
 
 struct PushReport {
@@ -40,11 +45,13 @@ struct PullReport {
     uint64_t blobsPresent = 0;  // already in the layout
     uint64_t bytesDownloaded = 0;
     uint64_t requests = 0;
+    std::optional<TimestampDocument> timestamp;  // the repository's, when it has one
 };
 
 // Pulls `source` into the layout at `layoutDir` under `localTag`. The signature is found
 // through the referrers API or the tag fallback and verified against `trust` before any chunk
-// is downloaded; chunks already in the layout are not fetched again; an interrupted download
+// is downloaded, and so is the repository's freshness document when it has one (rollback,
+// freeze and a tag that moved are refused; see Freshness.h); chunks already in the layout are not fetched again; an interrupted download
 // resumes from its partial file; every blob is checked against its digest before it enters the
 // layout, and the tags are set last, so a failed pull leaves the layout as it was (plus
 // verified blobs and partial files).

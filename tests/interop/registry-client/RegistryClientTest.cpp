@@ -19,6 +19,7 @@
 
 #include "../../support/ShellTools.h"
 #include "../../support/TempDir.h"
+#include "Freshness.h"
 #include "HttpClient.h"
 #include "Transfer.h"
 #include "TrustPolicy.h"
@@ -299,6 +300,66 @@ TEST_F(RegistryClient, ATamperedBlobIsCaughtBeforeAnythingIsTagged) {
     EXPECT_FALSE(oci::hasBlob(layout, blob.digest, blob.size));
     EXPECT_FALSE(fs::exists(oci::partialBlobPath(layout, blob.digest)));
     EXPECT_FALSE(fs::exists(layout + "/index.json")) << "nothing tagged";
+}
+
+// --- freshness ---
+
+TEST_F(RegistryClient, FreshnessRefusesRollbackFreezeAndAMovedTag) {
+    auto v1 = pushImage(dir_->file("source"), "v1", ref("gold/fresh:v1"), {}, options());
+    RegistrySession session(ref("gold/fresh:v1"), {}, options().session);
+    auto first = publishTimestamp(session, *key_, std::chrono::hours(1));
+    EXPECT_EQ(first.version, 1u);
+    EXPECT_EQ(first.repository, registry_->host() + "/gold/fresh");
+    ASSERT_EQ(first.tags.size(), 1u) << "signature tags are not listed";
+    EXPECT_EQ(first.tags.at("v1"), v1.digest);
+    EXPECT_EQ(publishTimestamp(session, *key_, std::chrono::hours(1)).version, 2u);
+
+    TransferOptions o = options();
+    o.freshnessState = dir_->file("freshness-" + std::to_string(counter_++) + ".json");
+    auto pulled = pullImage(ref("gold/fresh:v1"), freshLayout(), "v1", ourTrust(), {}, o);
+    ASSERT_TRUE(pulled.timestamp);
+    EXPECT_EQ(pulled.timestamp->version, 2u);
+    EXPECT_EQ(FreshnessState(o.freshnessState).highest(registry_->host() + "/gold/fresh"), 2u);
+
+    auto refusal = [&](const TransferOptions& with) -> std::string {
+        try {
+            pullImage(ref("gold/fresh:v1"), freshLayout(), "v1", ourTrust(), {}, with);
+        } catch (const Error& e) {
+            EXPECT_EQ(e.status(), ExitStatus::kVerification);
+            return e.what();
+        }
+        return "";
+    };
+    // Rollback: the registry serves an older document than this client saw.
+    publishTimestamp(session, *key_, std::chrono::hours(1), 1);
+    EXPECT_NE(refusal(o).find("rollback refused"), std::string::npos);
+    TransferOptions allow = o;
+    allow.freshness.allowRollback = true;
+    EXPECT_EQ(refusal(allow), "");
+    // Freeze: a document past its expiry.
+    publishTimestamp(session, *key_, std::chrono::seconds(1), 3);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    EXPECT_NE(refusal(o).find("freeze refused"), std::string::npos);
+    allow.freshness = {false, true};
+    EXPECT_EQ(refusal(allow), "");
+    // A tag moved after the document was signed.
+    publishTimestamp(session, *key_, std::chrono::hours(1), 4);
+    pushImage(dir_->file("source"), "v2", ref("gold/fresh:v1"), {}, options());
+    EXPECT_NE(refusal(o).find("says " + v1.digest), std::string::npos);
+    // A document signed by an untrusted key is refused, not ignored.
+    auto other = sign::generateMinisignKey();
+    publishTimestamp(session, other, std::chrono::hours(1), 5);
+    EXPECT_NE(refusal(o).find("does not trust"), std::string::npos);
+}
+
+TEST(Timestamp, RoundTripsAndRefusesMalformedDocuments) {
+    TimestampDocument d{"r.example/gold/debian", 7, 1800000000, {{"12", "sha256:" + std::string(64, 'c')}}};
+    EXPECT_EQ(parseTimestamp(serializeTimestamp(d), "test"), d);
+    for (const char* bad :
+         {"[]", "{}", R"({"repository":"r","version":-1,"expires":1,"tags":{}})",
+          R"({"repository":"r","version":1,"expires":1,"tags":{"a":"md5:x"}})",
+          R"({"repository":"r","version":1,"expires":1,"tags":{},"extra":1})"})
+        EXPECT_THROW(parseTimestamp(bad, "test"), Error) << bad;
 }
 
 TEST(Reference, ParsesRegistryRepositoryTagAndDigest) {
