@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "AuthChallenge.h"
 #include "Credentials.h"
 #include "HttpClient.h"
 #include "Reference.h"
@@ -91,12 +92,5 @@ private:
     uint64_t requests_ = 0;
 };
 
-// The parameters of a WWW-Authenticate challenge: scheme ("bearer", "basic"; lower case) and
-// its auth-params (realm, service, scope…). Empty scheme when the header is not one.
-struct AuthChallenge {
-    std::string scheme;
-    std::map<std::string, std::string> params;
-};
-AuthChallenge parseAuthChallenge(std::string_view header);
 
 }  // namespace ingot::registry
