@@ -4,38 +4,11 @@
 
 #include "ingot/core/Error.h"
 #include "ingot/oci/Manifests.h"
+#include "server/Grammar.h"
 
 namespace ingot::registry {
 
 namespace {
-bool alnum(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-// One path component: alphanumeric runs joined by ".", "_", "__" or a run of "-".
-bool isComponent(std::string_view c) {
-    if (c.empty() || !alnum(c.front()) || !alnum(c.back())) return false;
-    for (size_t i = 0; i < c.size();) {
-        if (alnum(c[i])) {
-            ++i;
-            continue;
-        }
-        size_t j = i;
-        if (c[i] == '-') {
-            while (j < c.size() && c[j] == '-') ++j;
-        } else if (c[i] == '.') {
-            j = i + 1;
-        } else if (c[i] == '_') {
-            j = i + 1 + (i + 1 < c.size() && c[i + 1] == '_' ? 1 : 0);
-        } else {
-            return false;
-        }
-        if (j >= c.size() || !alnum(c[j])) return false;
-        i = j;
-    }
-    return true;
-}
-
 bool isRegistryHost(std::string_view host) {
     if (host.empty() || host.size() > 253) return false;
     for (char c : host)
@@ -45,18 +18,6 @@ bool isRegistryHost(std::string_view host) {
     return true;
 }
 }  // namespace
-
-bool isRepositoryName(std::string_view name) {
-    if (name.empty() || name.size() > 255) return false;
-    size_t start = 0;
-    while (true) {
-        size_t slash = name.find('/', start);
-        if (!isComponent(name.substr(start, slash == std::string_view::npos ? slash : slash - start)))
-            return false;
-        if (slash == std::string_view::npos) return true;
-        start = slash + 1;
-    }
-}
 
 Reference parseReference(std::string_view text) {
     const std::string quoted = "\"" + std::string(text) + "\"";
@@ -87,7 +48,7 @@ Reference parseReference(std::string_view text) {
         rest = rest.substr(0, colon);
     }
     ref.repository = std::string(rest);
-    if (!isRepositoryName(ref.repository))
+    if (!isValidRepositoryName(ref.repository))
         throw Error(quoted + ": \"" + ref.repository +
                         "\" is not a repository name (lower-case letters and digits in "
                         "components joined by '/', separators '.', '_', '__' or '-')",

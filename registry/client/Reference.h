@@ -25,8 +25,4 @@ struct Reference {
 // Throws ingot::Error (kUsage) naming the part that is wrong.
 Reference parseReference(std::string_view text);
 
-// The distribution spec's repository name grammar:
-// [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*, at most 255 bytes.
-bool isRepositoryName(std::string_view name);
-
 }  // namespace ingot::registry

@@ -13,27 +13,6 @@
 
 namespace ingot::registry {
 
-bool matchesPattern(const std::string& pattern, const std::string& text) {
-    // Iterative glob with backtracking to the last '*': linear in practice, no recursion.
-    size_t p = 0, t = 0, star = std::string::npos, mark = 0;
-    while (t < text.size()) {
-        if (p < pattern.size() && pattern[p] == '*') {
-            star = p++;
-            mark = t;
-        } else if (p < pattern.size() && pattern[p] == text[t]) {
-            ++p;
-            ++t;
-        } else if (star != std::string::npos) {
-            p = star + 1;
-            t = ++mark;
-        } else {
-            return false;
-        }
-    }
-    while (p < pattern.size() && pattern[p] == '*') ++p;
-    return p == pattern.size();
-}
-
 TrustPolicy TrustPolicy::load(std::string path) {
     TrustPolicy policy;
     policy.path_ = path.empty() ? configDirectory() + "/trust.yaml" : std::move(path);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ingot/sign/Minisign.h"
+#include "server/Grammar.h"
 
 namespace ingot::registry {
 
@@ -38,8 +39,5 @@ private:
     std::string path_;
     std::vector<TrustEntry> entries_;
 };
-
-// Glob match where '*' matches any run of characters, '/' included.
-bool matchesPattern(const std::string& pattern, const std::string& text);
 
 }  // namespace ingot::registry

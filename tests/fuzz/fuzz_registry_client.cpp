@@ -11,6 +11,7 @@
 #include "FuzzCheck.h"
 #include "Freshness.h"
 #include "Reference.h"
+#include "server/Grammar.h"
 #include "ingot/core/Error.h"
 #include "ingot/oci/Manifests.h"
 
@@ -23,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         switch (data[0] % 3) {
             case 0: {
                 Reference r = parseReference(text);
-                FUZZ_CHECK(isRepositoryName(r.repository));
+                FUZZ_CHECK(isValidRepositoryName(r.repository));
                 FUZZ_CHECK(!r.tag.empty() || ingot::oci::isSha256Digest(r.digest));
                 Reference again = parseReference(r.str());
                 FUZZ_CHECK(again.registry == r.registry && again.repository == r.repository &&

@@ -6,8 +6,10 @@ add_library(ingot_registry_client_fuzz_lib STATIC
   ${ingot_registry_client_root}/AuthChallenge.cpp
   ${ingot_registry_client_root}/Reference.cpp
   ${ingot_registry_client_root}/TimestampDocument.cpp
+  ${ingot_registry_client_root}/../server/Grammar.cpp
 )
-target_include_directories(ingot_registry_client_fuzz_lib PUBLIC "${ingot_registry_client_root}")
+target_include_directories(ingot_registry_client_fuzz_lib PUBLIC "${ingot_registry_client_root}"
+                                                                 "${ingot_registry_client_root}/..")
 target_compile_options(ingot_registry_client_fuzz_lib PRIVATE
   -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -g -O1)
 target_link_libraries(ingot_registry_client_fuzz_lib PUBLIC ingot_oci_fuzz_lib PRIVATE ingot_warnings)

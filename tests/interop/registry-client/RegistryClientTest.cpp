@@ -23,6 +23,7 @@
 #include "HttpClient.h"
 #include "Transfer.h"
 #include "TrustPolicy.h"
+#include "server/Grammar.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/Sha256.h"
 #include "ingot/image/Manifest.h"
@@ -377,8 +378,8 @@ TEST(Reference, ParsesRegistryRepositoryTagAndDigest) {
                             "reg.example/a/../b", "reg.example/a:b:c/d", "reg.example/a@sha256:xyz",
                             "reg.example/a:-bad", "reg.example/a%2e%2e", "reg.example/a//b"})
         EXPECT_THROW(parseReference(bad), Error) << bad;
-    EXPECT_TRUE(isRepositoryName("a/b-c/d__e.f"));
-    EXPECT_FALSE(isRepositoryName(std::string(256, 'a')));
+    EXPECT_TRUE(isValidRepositoryName("a/b-c/d__e.f"));
+    EXPECT_FALSE(isValidRepositoryName(std::string(256, 'a')));
 }
 
 TEST(AuthChallenge, ReadsBearerAndBasicChallenges) {
