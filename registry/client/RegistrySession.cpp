@@ -190,22 +190,14 @@ bool RegistrySession::hasBlob(const oci::Descriptor& blob) {
     fail("HEAD blob " + blob.digest, response);
 }
 
-void RegistrySession::uploadBlob(const oci::Descriptor& blob, int fd,
-                                 const std::function<void(uint64_t)>& onBytes) {
-    HttpRequest start;
-    start.method = "POST";
-    start.url = base_ + "/v2/" + reference_.repository + "/blobs/uploads/";
-    HttpResponse started = send(start, "pull,push");
+void RegistrySession::finishUpload(const HttpResponse& started, const oci::Descriptor& blob,
+                                   HttpRequest put) {
     if (started.status != 202) fail("start upload of " + blob.digest, started);
-    std::string location = absolute(started.header("location"));
-    HttpRequest put;
+    const std::string location = absolute(started.header("location"));
     put.method = "PUT";
     put.url = location + (location.find('?') == std::string::npos ? "?" : "&") +
               "digest=" + urlEncode(blob.digest);
     put.headers = {"Content-Type: application/octet-stream"};
-    put.bodyFd = fd;
-    put.bodySize = blob.size;
-    put.onBytes = onBytes;
     HttpResponse done = send(put, "pull,push");
     if (done.status != 201) fail("upload of " + blob.digest, done);
     std::string reported = done.header("docker-content-digest");
@@ -215,6 +207,18 @@ void RegistrySession::uploadBlob(const oci::Descriptor& blob, int fd,
                     ExitStatus::kVerification);
 }
 
+void RegistrySession::uploadBlob(const oci::Descriptor& blob, int fd,
+                                 const std::function<void(uint64_t)>& onBytes) {
+    HttpRequest start;
+    start.method = "POST";
+    start.url = base_ + "/v2/" + reference_.repository + "/blobs/uploads/";
+    HttpRequest put;
+    put.bodyFd = fd;
+    put.bodySize = blob.size;
+    put.onBytes = onBytes;
+    finishUpload(send(start, "pull,push"), blob, std::move(put));
+}
+
 void RegistrySession::uploadBlob(const oci::Descriptor& blob, std::string_view bytes) {
     HttpRequest start;
     start.method = "POST";
@@ -222,19 +226,13 @@ void RegistrySession::uploadBlob(const oci::Descriptor& blob, std::string_view b
                 urlEncode(blob.digest);
     start.headers = {"Content-Type: application/octet-stream"};
     start.body = bytes;
-    HttpResponse r = send(start, "pull,push");
-    if (r.status == 201) return;
-    // Monolithic POST is optional for registries: fall back to POST + PUT.
-    if (r.status != 202) fail("upload of " + blob.digest, r);
-    std::string location = absolute(r.header("location"));
+    HttpResponse started = send(start, "pull,push");
+    if (started.status == 201) return;
+    // Monolithic POST is optional for registries (distribution answers 202 and drops the
+    // body): the bytes go again with the PUT.
     HttpRequest put;
-    put.method = "PUT";
-    put.url = location + (location.find('?') == std::string::npos ? "?" : "&") +
-              "digest=" + urlEncode(blob.digest);
-    put.headers = {"Content-Type: application/octet-stream"};
     put.body = bytes;
-    HttpResponse done = send(put, "pull,push");
-    if (done.status != 201) fail("upload of " + blob.digest, done);
+    finishUpload(started, blob, std::move(put));
 }
 
 std::optional<FetchedManifest> RegistrySession::findManifest(const std::string& reference,
@@ -295,7 +293,6 @@ void RegistrySession::downloadBlob(const oci::Descriptor& blob, const std::strin
         if (::fstat(fd, &st) < 0) throwSystemError("cannot stat " + partialPath, errno);
         const uint64_t have = static_cast<uint64_t>(st.st_size);
         if (have >= blob.size) return;  // complete (or too long: the digest check says so)
-        if (have > 0 && onBytes) onBytes(0);
         HttpRequest r;
         r.url = base_ + "/v2/" + reference_.repository + "/blobs/" + blob.digest;
         r.outputFd = fd;

@@ -80,6 +80,9 @@ private:
     HttpResponse sendOnce(HttpRequest& request);
     bool authenticate(const HttpResponse& challenge, const std::string& scopeActions);
     HttpResponse followRedirect(const HttpRequest& request, const HttpResponse& redirect);
+    // The PUT ?digest= that ends an upload `started` (a 202 with its Location), with `put`'s
+    // body; checks the registry's answer and the digest it reports.
+    void finishUpload(const HttpResponse& started, const oci::Descriptor& blob, HttpRequest put);
     [[noreturn]] void fail(const std::string& what, const HttpResponse& response);
     std::string absolute(const std::string& location) const;
 

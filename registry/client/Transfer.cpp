@@ -150,7 +150,10 @@ PullReport pullImage(const Reference& source, const std::string& layoutDir,
     std::string sigBytes, minisig, refusal;
     oci::SignatureManifest signature;
     for (const auto& candidate : candidates) {
-        FetchedManifest m = session.getManifest(candidate.digest, oci::kMaxManifestBytes);
+        // The tag fallback's manifest is already here; referrers are fetched by digest.
+        FetchedManifest m = byTag && byTag->digest == candidate.digest
+                                ? *byTag
+                                : session.getManifest(candidate.digest, oci::kMaxManifestBytes);
         oci::SignatureManifest s = oci::parseSignatureManifest(m.bytes, source.str() + " signature manifest");
         if (s.subject.digest != fetched.digest) continue;
         std::string text = session.fetchBlob(s.signature, oci::kMaxSignatureBytes);

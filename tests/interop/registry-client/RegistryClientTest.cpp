@@ -19,6 +19,7 @@
 
 #include "../../support/ShellTools.h"
 #include "../../support/TempDir.h"
+#include "../../unit/oci/OciTestSupport.h"
 #include "Freshness.h"
 #include "HttpClient.h"
 #include "Transfer.h"
@@ -58,24 +59,6 @@ std::string diskBytes(bool edit) {
     if (edit)
         for (size_t i = 0; i < 4096; ++i) bytes[3 * (1u << 20) + i] ^= 0x5a;
     return bytes;
-}
-
-std::string manifestJson(const std::string& version) {
-    image::Manifest m;
-    m.name = "gold/test";
-    m.version = version;
-    m.created = 1700000000;
-    m.kernel.sha256 = std::string(64, 'b');
-    m.kernel.size = 42;
-    image::ManifestPartition boot;
-    boot.firstLba = 2048;
-    boot.lastLba = 4095;
-    boot.name = "ingot-boot";
-    boot.role = "boot";
-    boot.type = "9cb833bb-c637-4cc9-8edc-f81d674c8551";
-    boot.uuid = "76543210-89ab-cdef-0123-456789abcdef";
-    m.partitions.push_back(boot);
-    return image::serializeManifest(m);
 }
 
 class Distribution {
@@ -139,7 +122,7 @@ protected:
         for (int v = 1; v <= 2; ++v) {
             const std::string disk = dir_->file("disk" + std::to_string(v) + ".img");
             std::ofstream(disk, std::ios::binary) << diskBytes(v == 2);
-            const std::string json = manifestJson(std::to_string(v));
+            const std::string json = test::testManifestJson(std::to_string(v));
             oci::writeImageToLayout(dir_->file("source"), disk, json,
                                     sign::signMinisign(*key_, json, "ingot image gold/test " + std::to_string(v), "test"),
                                     "v" + std::to_string(v));
