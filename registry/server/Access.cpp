@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <cctype>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -68,6 +70,36 @@ const char* rightName(Right right) {
             return "overwrite-tag";
     }
     return "?";
+}
+
+// The token action that covers a right: moving a tag is a push, as far as scopes go.
+const char* tokenAction(Right right) {
+    switch (right) {
+        case Right::kPull:
+            return "pull";
+        case Right::kPush:
+        case Right::kOverwriteTag:
+            return "push";
+        case Right::kDelete:
+            return "delete";
+    }
+    return "?";
+}
+
+// What a challenge asks a token for: clients that push also pull, as distribution's do.
+std::set<std::string> scopeActions(Right right) {
+    if (right == Right::kPull) return {"pull"};
+    if (right == Right::kDelete) return {"delete"};
+    return {"pull", "push"};
+}
+
+std::string formatUtc(int64_t seconds) {
+    time_t t = static_cast<time_t>(seconds);
+    struct tm utc {};
+    gmtime_r(&t, &utc);
+    char text[32];
+    strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
 }
 
 }  // namespace
@@ -154,15 +186,64 @@ std::unique_ptr<Access> Access::parse(std::string_view text, const std::string& 
         }
         access.rules_.push_back(std::move(rule));
     }
+    if (document.contains("challenge")) {
+        const json& c = document["challenge"];
+        if (c == "basic")
+            access.challenge_ = Challenge::kBasic;
+        else if (c == "bearer")
+            access.challenge_ = Challenge::kBearer;
+        else
+            throw fail("\"challenge\" is \"basic\" or \"bearer\"");
+    }
+    if (document.contains("realm")) {
+        const json& r = document["realm"];
+        if (!r.is_string() ||
+            !(r.get<std::string>().starts_with("https://") ||
+              r.get<std::string>().starts_with("http://")) ||
+            r.get<std::string>().find_first_of("\"\\ \r\n") != std::string::npos)
+            throw fail("\"realm\" must be the token endpoint's http(s) URL");
+        access.realm_ = r.get<std::string>();
+    }
+    if (document.contains("service")) {
+        const json& v = document["service"];
+        if (!v.is_string() || v.get<std::string>().empty() ||
+            v.get<std::string>().find_first_of("\"\\\r\n") != std::string::npos)
+            throw fail("\"service\" must be a plain string");
+        access.service_ = v.get<std::string>();
+    }
+    if (document.contains("token-seconds")) {
+        const json& v = document["token-seconds"];
+        if (!v.is_number_integer() || v.get<int64_t>() < 10 || v.get<int64_t>() > 86400)
+            throw fail("\"token-seconds\" must be a whole number from 10 to 86400");
+        access.tokenSeconds_ = v.get<int64_t>();
+    }
     return result;
 }
 
-std::optional<std::string> Access::authenticate(const std::optional<std::string>& authorization) {
-    if (!authorization) return std::nullopt;
+Identity Access::authenticate(const std::optional<std::string>& authorization) {
+    if (!authorization) return {};
     std::string_view value = *authorization;
-    if (value.size() < 6 || !(value.substr(0, 6) == "Basic " || value.substr(0, 6) == "basic "))
-        throw unauthorized("only Basic authentication is supported");
-    std::string encoded(value.substr(6));
+    auto scheme = [&](std::string_view name) {
+        if (value.size() <= name.size() || value[name.size()] != ' ') return false;
+        for (size_t i = 0; i < name.size(); ++i)
+            if (std::tolower(static_cast<unsigned char>(value[i])) != name[i]) return false;
+        return true;
+    };
+    if (scheme("basic")) return Identity{authenticateBasic(value.substr(6)), std::nullopt};
+    if (scheme("bearer")) {
+        std::string_view token = value.substr(7);
+        while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+        std::optional<TokenGrant> grant = issuer_.verify(token, static_cast<int64_t>(time(nullptr)));
+        if (!grant) throw unauthorized("the bearer token is invalid or expired; get a new one");
+        // A token outlives nothing: a user removed from the file loses access on restart, and
+        // the key is new then, so a token's user is always one this file knows.
+        return Identity{grant->user, grant};
+    }
+    throw unauthorized("only Basic and Bearer authentication are supported");
+}
+
+std::optional<std::string> Access::authenticateBasic(std::string_view credentials) {
+    std::string encoded(credentials);
     while (!encoded.empty() && encoded.back() == ' ') encoded.pop_back();
     if (encoded.empty() || encoded.size() > 4096 || encoded.size() % 4)
         throw unauthorized("malformed Basic credentials");
@@ -194,24 +275,94 @@ std::optional<std::string> Access::authenticate(const std::optional<std::string>
     return name;
 }
 
-bool Access::allows(const std::optional<std::string>& user, std::string_view repository,
-                    Right right) const {
+bool Access::allows(const Identity& who, std::string_view repository, Right right) const {
+    if (who.token && !who.token->grants(repository, tokenAction(right))) return false;
     for (const AccessRule& rule : rules_) {
         if (!rule.rights.count(right) || !matchesPattern(rule.repository, repository)) continue;
-        if (!user && rule.users.count("anonymous")) return true;
-        if (user && (rule.users.count("*") || rule.users.count(*user))) return true;
+        if (!who.user && rule.users.count("anonymous")) return true;
+        if (who.user && (rule.users.count("*") || rule.users.count(*who.user))) return true;
     }
     return false;
 }
 
-void Access::require(const std::optional<std::string>& user, std::string_view repository,
-                     Right right) const {
-    if (allows(user, repository, right)) return;
-    if (!user)
+void Access::require(const Identity& who, std::string_view repository, Right right) const {
+    if (allows(who, repository, right)) return;
+    std::string scope = formatTokenScope(repository, scopeActions(right));
+    if (who.token && allows(Identity{who.user, std::nullopt}, repository, right))
+        throw unauthorized("the bearer token does not grant " + std::string(rightName(right)) +
+                           " on " + std::string(repository))
+            .withScope(scope);
+    if (!who.user)
         throw unauthorized(std::string(rightName(right)) + " on " + std::string(repository) +
-                           " needs credentials");
+                           " needs credentials")
+            .withScope(scope);
     throw RegistryError(403, "DENIED", "requested access to the resource is denied",
-                        *user + " may not " + rightName(right) + " " + std::string(repository));
+                        *who.user + " may not " + rightName(right) + " " + std::string(repository));
+}
+
+bool Access::mayListCatalog(const Identity& who) const {
+    return !who.token || who.token->catalog;
+}
+
+std::string Access::challenge(const std::optional<std::string>& host,
+                              const std::string& scope) const {
+    if (challenge_ == Challenge::kBasic) return "Basic realm=\"ingot\"";
+    std::string realm = realm_;
+    if (realm.empty()) {
+        // The Host header is the client's own claim of where it is talking, so a realm built from
+        // it only ever sends the client back to itself; still, nothing that could end the quoted
+        // string or the header gets through.
+        std::string h = host.value_or("");
+        bool plain = !h.empty() && h.size() <= 255 &&
+                     h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789.-:[]") == std::string::npos;
+        realm = std::string(tls_ ? "https://" : "http://") + (plain ? h : "localhost") + "/token";
+    }
+    std::string value = "Bearer realm=\"" + realm + "\",service=\"" + service_ + "\"";
+    if (!scope.empty()) value += ",scope=\"" + scope + "\"";
+    return value;
+}
+
+std::string Access::issueToken(const std::optional<std::string>& authorization,
+                               const std::vector<std::string>& scopes, int64_t now) {
+    Identity who;
+    if (authorization) {
+        std::string_view value = *authorization;
+        if (value.size() < 6 || (value.substr(0, 6) != "Basic " && value.substr(0, 6) != "basic "))
+            throw unauthorized("the token endpoint takes Basic credentials");
+        who.user = authenticateBasic(value.substr(6));
+    }
+    TokenGrant grant;
+    grant.user = who.user;
+    grant.expires = now + tokenSeconds_;
+    size_t counted = 0;
+    for (const std::string& text : scopes) {
+        for (const TokenScope& scope : parseTokenScopes(text)) {
+            // Bounded so a request cannot mint an arbitrarily large token.
+            if (++counted > 64) break;
+            if (scope.type == "registry" && scope.name == "catalog") {
+                grant.catalog = true;
+                continue;
+            }
+            if (scope.type != "repository" || !isValidRepositoryName(scope.name)) continue;
+            for (const std::string& action : scope.actions) {
+                std::vector<Right> rights;
+                if (action == "pull") rights = {Right::kPull};
+                if (action == "push") rights = {Right::kPush};
+                if (action == "delete") rights = {Right::kDelete};
+                if (action == "*") rights = {Right::kPull, Right::kPush, Right::kDelete};
+                for (Right right : rights)
+                    if (allows(who, scope.name, right))
+                        grant.repositories[scope.name].insert(tokenAction(right));
+            }
+        }
+    }
+    std::string token = issuer_.issue(grant);
+    json answer = {{"token", token},
+                   {"access_token", token},
+                   {"expires_in", tokenSeconds_},
+                   {"issued_at", formatUtc(now)}};
+    return answer.dump();
 }
 
 }  // namespace ingot::registry

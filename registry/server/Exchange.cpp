@@ -10,7 +10,6 @@ Response errorResponse(int status, const std::string& code, const std::string& m
     r.status = status;
     r.body = errorBody(code, message, detail);
     r.set("Content-Type", "application/json");
-    if (status == 401) r.set("WWW-Authenticate", "Basic realm=\"ingot\"");
     return r;
 }
 

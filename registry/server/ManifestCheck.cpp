@@ -1,5 +1,6 @@
 #include "ManifestCheck.h"
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "Grammar.h"
@@ -19,7 +20,10 @@ RegistryError invalid(const std::string& detail) {
     return RegistryError(400, "MANIFEST_INVALID", "manifest invalid", detail);
 }
 
-std::string descriptorDigest(const json& d, const std::string& where) {
+// Checks the descriptor and records its size in `sizes`; one digest named with two sizes is a lie
+// about one of them.
+std::string descriptorDigest(const json& d, const std::string& where,
+                             std::map<std::string, uint64_t>* sizes = nullptr) {
     if (!d.is_object()) throw invalid(where + " is not a descriptor object");
     auto it = d.find("digest");
     if (it == d.end() || !it->is_string()) throw invalid(where + " has no digest");
@@ -30,6 +34,12 @@ std::string descriptorDigest(const json& d, const std::string& where) {
     auto size = d.find("size");
     if (size == d.end() || !size->is_number_integer() || size->get<int64_t>() < 0)
         throw invalid(where + " has no valid size");
+    if (sizes) {
+        uint64_t declared = size->get<uint64_t>();
+        auto [it2, added] = sizes->emplace(digest, declared);
+        if (!added && it2->second != declared)
+            throw invalid(where + " gives " + digest + " a size other descriptors do not");
+    }
     return digest;
 }
 
@@ -68,17 +78,18 @@ ManifestFacts checkManifest(std::string_view bytes, std::string_view contentType
             throw invalid("an index needs a manifests array");
         for (size_t i = 0; i < manifests->size(); ++i)
             facts.manifests.push_back(
-                descriptorDigest((*manifests)[i], "manifests[" + std::to_string(i) + "]"));
+                descriptorDigest((*manifests)[i], "manifests[" + std::to_string(i) + "]",
+                                 &facts.sizes));
     } else {
         auto config = document.find("config");
         if (config == document.end()) throw invalid("an image manifest needs a config");
-        facts.blobs.push_back(descriptorDigest(*config, "config"));
+        facts.blobs.push_back(descriptorDigest(*config, "config", &facts.sizes));
         auto layers = document.find("layers");
         if (layers == document.end() || !layers->is_array())
             throw invalid("an image manifest needs a layers array");
         for (size_t i = 0; i < layers->size(); ++i)
             facts.blobs.push_back(
-                descriptorDigest((*layers)[i], "layers[" + std::to_string(i) + "]"));
+                descriptorDigest((*layers)[i], "layers[" + std::to_string(i) + "]", &facts.sizes));
         if (auto media = config->find("mediaType"); media != config->end() && media->is_string())
             facts.artifactType = media->get<std::string>();
     }

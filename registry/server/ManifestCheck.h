@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,9 @@ struct ManifestFacts {
     bool isIndex = false;
     std::vector<std::string> blobs;      // config and layers: blobs of the repository
     std::vector<std::string> manifests;  // index entries: manifests of the repository
+    // The size each descriptor of blobs and manifests declares; they must match what is stored,
+    // since clients bound their downloads by them.
+    std::map<std::string, uint64_t> sizes;
     std::optional<std::string> subject;  // digest of the subject, for referrers
     std::string artifactType;            // as the referrers API reports it; may be empty
     std::string annotationsJson;         // "" when the manifest has none

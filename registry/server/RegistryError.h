@@ -18,11 +18,18 @@ public:
     int status() const { return status_; }
     const std::string& code() const { return code_; }
     const std::string& detail() const { return detail_; }
+    // For a 401: the token scope the request needs ("repository:NAME:pull"), for the challenge.
+    const std::string& scope() const { return scope_; }
+    RegistryError& withScope(std::string scope) {
+        scope_ = std::move(scope);
+        return *this;
+    }
 
 private:
     int status_;
     std::string code_;
     std::string detail_;  // plain text; becomes the "detail" string when not empty
+    std::string scope_;
 };
 
 // {"errors":[{"code":...,"message":...,"detail":...}]}

@@ -50,7 +50,9 @@ struct RegistryService::State {
         : options(std::move(o)),
           lock(options.root),
           storage(options.root),
-          access(options.authFile.empty() ? nullptr : Access::load(options.authFile)) {}
+          access(options.authFile.empty() ? nullptr : Access::load(options.authFile)) {
+        if (access) access->setTls(!options.http.tlsCertificate.empty());
+    }
 
     void collectPeriodically() {
         std::unique_lock guard(mutex);

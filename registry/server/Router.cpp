@@ -1,6 +1,7 @@
 #include "Router.h"
 
 #include <charconv>
+#include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -219,11 +220,24 @@ Router::Router(Storage& storage, Uploads& uploads, RouterLimits limits, Access* 
     : storage_(storage), uploads_(uploads), limits_(limits), access_(access) {}
 
 RequestHandler Router::route(const RequestHead& head) {
+    std::optional<std::string> host = head.header("Host");
     try {
-        return dispatch(head);
+        RequestHandler handler = dispatch(head);
+        if (access_) {
+            // Rights checked once the body is in (moving a tag) refuse from onEnd; their 401
+            // needs the challenge as much as one refused from the head.
+            handler.onEnd = [this, host, inner = std::move(handler.onEnd)] {
+                try {
+                    return inner();
+                } catch (const RegistryError& e) {
+                    if (e.status() != 401) throw;
+                    return refusal(e, host);
+                }
+            };
+        }
+        return handler;
     } catch (const RegistryError& e) {
-        RequestHandler handler = answer(errorResponse(e.status(), e.code(), e.what(), e.detail()),
-                                        limits_.maxDiscardedBody);
+        RequestHandler handler = answer(refusal(e, host), limits_.maxDiscardedBody);
         handler.refused = true;
         return handler;
     } catch (const std::exception& e) {
@@ -234,25 +248,43 @@ RequestHandler Router::route(const RequestHead& head) {
     }
 }
 
+Response Router::refusal(const RegistryError& e, const std::optional<std::string>& host) const {
+    Response response = errorResponse(e.status(), e.code(), e.what(), e.detail());
+    if (e.status() == 401 && access_)
+        response.set("WWW-Authenticate", access_->challenge(host, e.scope()));
+    return response;
+}
+
 RequestHandler Router::dispatch(const RequestHead& head) {
     const std::string& method = head.method;
     const uint64_t discard = limits_.maxDiscardedBody;
     Target target = parseTarget(head.target);
     const std::string& path = target.path;
+    if (path == "/token" && access_) {
+        if (method != "GET") throw methodNotAllowed();
+        std::vector<std::string> scopes = target.getAll("scope");
+        std::string body = access_->issueToken(head.header("Authorization"), scopes,
+                                               static_cast<int64_t>(time(nullptr)));
+        Response r;
+        r.body = std::move(body);
+        r.set("Content-Type", "application/json");
+        r.set("Cache-Control", "no-store");
+        return answer(std::move(r), discard);
+    }
     if (path.rfind("/v2", 0) != 0 || (path.size() > 3 && path[3] != '/'))
         throw RegistryError(404, "NOT_FOUND", "not a registry API path", "paths start with /v2/");
 
     // Credentials are checked before the path says anything about what exists.
-    std::optional<std::string> user;
-    if (access_) user = access_->authenticate(head.header("Authorization"));
+    Identity who;
+    if (access_) who = access_->authenticate(head.header("Authorization"));
     auto need = [&](const std::string& name, Right right) {
-        if (access_) access_->require(user, name, right);
+        if (access_) access_->require(who, name, right);
     };
 
     if (path == "/v2" || path == "/v2/") {
         if (method != "GET" && method != "HEAD") throw methodNotAllowed();
         // The 401 here is how clients learn that they should log in.
-        if (access_ && !user)
+        if (access_ && !who.user && !who.token)
             throw RegistryError(401, "UNAUTHORIZED", "authentication required",
                                 "this registry needs credentials");
         Response r = jsonResponse(json::object());
@@ -294,11 +326,17 @@ RequestHandler Router::dispatch(const RequestHead& head) {
     if (n == 1 && segments[0] == "_catalog") {
         if (method != "GET") throw methodNotAllowed();
         Page page = parsePage(target, limits_.maxCatalogEntries);
+        if (access_ && !access_->mayListCatalog(who))
+            throw RegistryError(401, "UNAUTHORIZED", "authentication required",
+                                "the bearer token does not grant the catalog")
+                .withScope("registry:catalog:*");
+        // The catalog lists what the user may pull, whatever repositories a token names.
+        Identity lister{who.user, std::nullopt};
         return later(
-            [this, page, user] {
+            [this, page, lister] {
                 std::vector<std::string> visible;
                 for (std::string& name : storage_.repositories())
-                    if (!access_ || access_->allows(user, name, Right::kPull))
+                    if (!access_ || access_->allows(lister, name, Right::kPull))
                         visible.push_back(std::move(name));
                 std::vector<std::string> repositories;
                 bool more = paginate(visible, page, repositories);
@@ -410,29 +448,42 @@ RequestHandler Router::dispatch(const RequestHead& head) {
         RequestHandler handler;
         handler.bodyLimit = limits_.maxManifestBytes;
         handler.onBody = [body](const char* data, size_t size) { body->append(data, size); };
-        handler.onEnd = [this, name, reference, contentType, body, user] {
+        handler.onEnd = [this, name, reference, contentType, body, who] {
             std::string digest = "sha256:" + toHex(sha256(*body));
             if (access_ && !isValidDigest(reference)) {
                 std::optional<std::string> current = storage_.resolve(name, reference);
                 if (current && *current != digest)
-                    access_->require(user, name, Right::kOverwriteTag);
+                    access_->require(who, name, Right::kOverwriteTag);
             }
             if (isValidDigest(reference) && reference != digest)
                 throw RegistryError(400, "DIGEST_INVALID",
                                     "provided digest did not match uploaded content",
                                     "the manifest's digest is " + digest);
             ManifestFacts facts = checkManifest(*body, contentType);
-            for (const std::string& blob : facts.blobs)
-                if (!storage_.repositoryBlobSize(name, blob) ||
-                    !storage_.linkExistingBlob(name, blob))
-                    throw RegistryError(
-                        400, "MANIFEST_BLOB_UNKNOWN",
-                        "manifest references a manifest or blob unknown to registry", blob);
-            for (const std::string& child : facts.manifests)
-                if (!storage_.resolve(name, child) || !storage_.linkExistingBlob(name, child))
-                    throw RegistryError(
-                        400, "MANIFEST_BLOB_UNKNOWN",
-                        "manifest references a manifest or blob unknown to registry", child);
+            auto unknown = [](const std::string& digest) {
+                return RegistryError(400, "MANIFEST_BLOB_UNKNOWN",
+                                     "manifest references a manifest or blob unknown to registry",
+                                     digest);
+            };
+            auto checkSize = [&](const std::string& digest, std::optional<uint64_t> stored) {
+                if (stored && *stored != facts.sizes.at(digest))
+                    throw RegistryError(400, "MANIFEST_INVALID", "manifest invalid",
+                                        "the descriptor of " + digest + " says " +
+                                            std::to_string(facts.sizes.at(digest)) +
+                                            " bytes; the registry holds " +
+                                            std::to_string(*stored));
+            };
+            for (const std::string& blob : facts.blobs) {
+                std::optional<uint64_t> size = storage_.repositoryBlobSize(name, blob);
+                if (!size) throw unknown(blob);
+                checkSize(blob, size);
+                if (!storage_.linkExistingBlob(name, blob)) throw unknown(blob);
+            }
+            for (const std::string& child : facts.manifests) {
+                if (!storage_.resolve(name, child)) throw unknown(child);
+                checkSize(child, storage_.blobSize(child));
+                if (!storage_.linkExistingBlob(name, child)) throw unknown(child);
+            }
             std::optional<ReferrerLink> referrer;
             if (facts.subject)
                 referrer =
@@ -461,7 +512,7 @@ RequestHandler Router::dispatch(const RequestHead& head) {
                 auto from = target.get("from");
                 // An unknown or invalid source is not an error: the client uploads instead.
                 if (from && isValidRepositoryName(*from) &&
-                    (!access_ || access_->allows(user, *from, Right::kPull)) &&
+                    (!access_ || access_->allows(who, *from, Right::kPull)) &&
                     storage_.repositoryBlobSize(*from, *mount) &&
                     storage_.linkExistingBlob(name, *mount))
                     return answer(blobCreated(name, *mount), discard);

@@ -9,6 +9,7 @@
 
 #include "Access.h"
 #include "Exchange.h"
+#include "RegistryError.h"
 #include "Storage.h"
 #include "Uploads.h"
 
@@ -31,6 +32,8 @@ public:
 
 private:
     RequestHandler dispatch(const RequestHead& head);
+    // The error answer, with the challenge a 401 needs.
+    Response refusal(const RegistryError& e, const std::optional<std::string>& host) const;
     // Appends the request body to upload `id`; with `digest`, completes the upload after it.
     RequestHandler streamChunk(const std::string& name, const std::string& id,
                                std::optional<uint64_t> rangeStart,

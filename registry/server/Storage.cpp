@@ -28,11 +28,14 @@ std::string hexOf(std::string_view digest) {
 std::optional<std::string> readSmallFile(const std::string& path, size_t limit) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return std::nullopt;
+    // Grown as the file is read, not sized to `limit`: manifests are read with a 64 MiB limit,
+    // and allocating and zeroing that much for every manifest GET made each one cost 64 MiB.
     std::string text;
-    text.resize(limit + 1);
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<size_t>(in.gcount()));
-    if (text.size() > limit) return std::nullopt;
+    char buffer[16384];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+        text.append(buffer, static_cast<size_t>(in.gcount()));
+        if (text.size() > limit) return std::nullopt;
+    }
     return text;
 }
 

@@ -43,9 +43,16 @@ std::string decode(std::string_view text) {
 }  // namespace
 
 std::optional<std::string> Target::get(std::string_view key) const {
-    auto it = query.find(key);
-    if (it == query.end()) return std::nullopt;
+    auto it = query.lower_bound(key);
+    if (it == query.end() || it->first != key) return std::nullopt;
     return it->second;
+}
+
+std::vector<std::string> Target::getAll(std::string_view key) const {
+    std::vector<std::string> values;
+    for (auto it = query.lower_bound(key); it != query.end() && it->first == key; ++it)
+        values.push_back(it->second);
+    return values;
 }
 
 Target parseTarget(std::string_view target) {

@@ -13,9 +13,12 @@ namespace ingot::registry {
 
 struct Target {
     std::string path;
-    std::map<std::string, std::string, std::less<>> query;  // first value of each key
+    std::multimap<std::string, std::string, std::less<>> query;  // in the order sent
 
+    // The first value of `key`.
     std::optional<std::string> get(std::string_view key) const;
+    // Every value of `key` (a token request names one scope per `scope=`).
+    std::vector<std::string> getAll(std::string_view key) const;
 };
 
 // Throws RegistryError (400) for a target that is not a plain absolute path with a query.

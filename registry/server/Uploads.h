@@ -19,7 +19,7 @@
 
 namespace ingot::registry {
 
-class UploadSession;
+struct UploadSession;
 
 // Appends one request's body to an upload; holds the upload for itself until destroyed, so two
 // requests never write the same upload at once.

@@ -578,5 +578,133 @@ TEST_F(RegistryServer, EnforcesEveryRight) {
     fs::remove(root + "-auth.json");
 }
 
+// Clients bound a download by the size its descriptor declares, so the registry refuses a
+// manifest whose sizes disagree with the blobs it holds, or with each other.
+TEST_F(RegistryServer, RefusesDescriptorSizesThatDisagreeWithTheBlobs) {
+    std::string manifest = imageManifest("app");
+    const std::string layerSize = std::to_string(std::string("layer of app").size());
+    std::string wrong = manifest;
+    wrong.replace(wrong.rfind("\"size\":" + layerSize), 7 + layerSize.size(), "\"size\":99");
+    Reply refused = putManifest("app", "v1", wrong);
+    EXPECT_EQ(refused.status, 400);
+    EXPECT_EQ(errorCode(refused), "MANIFEST_INVALID");
+    EXPECT_NE(refused.body.find("99 bytes"), std::string::npos) << refused.body;
+
+    std::string config = pushBlob("app", "{}");
+    std::string twice = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+                        R"("config":{"mediaType":"application/vnd.ingot.config","digest":")" +
+                        config + R"(","size":2},"layers":[{"mediaType":"x","digest":")" + config +
+                        R"(","size":3}]})";
+    EXPECT_EQ(errorCode(putManifest("app", "v1", twice)), "MANIFEST_INVALID");
+    EXPECT_EQ(putManifest("app", "v1", manifest).status, 201);
+
+    std::string digest = digestOf(manifest);
+    std::string index = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)"
+                        R"("manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+                        R"("digest":")" + digest + R"(","size":1}]})";
+    EXPECT_EQ(errorCode(putManifest("app", "all", index, "application/vnd.oci.image.index.v1+json")),
+              "MANIFEST_INVALID");
+}
+
+// Distribution's token flow: the challenge names the token endpoint and the scope a request
+// needs; a token carries the user's rights narrowed to the scopes asked for, and is refused
+// outside them, forged or for another repository.
+TEST_F(RegistryServer, BearerTokensGrantOnlyWhatTheyName) {
+    json auth = {
+        {"challenge", "bearer"},
+        {"users", {{"alice", hashPassword("secret", 1000)}, {"bob", hashPassword("pw", 1000)}}},
+        {"rules",
+         json::array({
+             {{"repository", "gold/*"}, {"users", {"alice"}}, {"rights", {"pull", "push"}}},
+             {{"repository", "gold/*"}, {"users", {"bob"}}, {"rights", {"pull"}}},
+             {{"repository", "public/*"}, {"users", {"anonymous"}}, {"rights", {"pull"}}},
+         })}};
+    std::ofstream(root + "-auth.json") << auth.dump();
+    startService(root + "-auth.json");
+    const std::string alice = "Authorization: Basic YWxpY2U6c2VjcmV0";
+    const std::string bob = "Authorization: Basic Ym9iOnB3";
+    const std::string host = base.substr(std::string("http://").size());
+    auto token = [&](const std::string& query, const std::string& login) {
+        Reply r = request("GET", base + "/token?service=ingot&" + query, std::nullopt,
+                          {login.empty() ? "X-None: 1" : login});
+        EXPECT_EQ(r.status, 200) << r.body;
+        json j = json::parse(r.body, nullptr, false);
+        EXPECT_TRUE(j.is_object() && j.contains("token") && j["token"] == j["access_token"]);
+        EXPECT_GT(j.value("expires_in", 0), 0);
+        return "Authorization: Bearer " + j.value("token", std::string());
+    };
+
+    Reply anonymous = request("GET", base + "/v2/");
+    EXPECT_EQ(anonymous.status, 401);
+    EXPECT_EQ(anonymous.header("www-authenticate"),
+              "Bearer realm=\"http://" + host + "/token\",service=\"ingot\"");
+    Reply needsPull = request("GET", base + "/v2/gold/x/tags/list");
+    EXPECT_EQ(needsPull.status, 401);
+    EXPECT_NE(needsPull.header("www-authenticate").find("scope=\"repository:gold/x:pull\""),
+              std::string::npos);
+    Reply needsPush = request("POST", base + "/v2/gold/x/blobs/uploads/", "");
+    EXPECT_NE(needsPush.header("www-authenticate").find("scope=\"repository:gold/x:pull,push\""),
+              std::string::npos);
+    EXPECT_EQ(request("GET", base + "/token?scope=repository:gold/x:pull", std::nullopt,
+                      {"Authorization: Basic YWxpY2U6d3Jvbmc="})
+                  .status,
+              401);
+
+    // Any valid token passes the base check; an anonymous one pulls only what anonymous may.
+    const std::string anonymousToken = token("scope=repository:public/x:pull", "");
+    EXPECT_EQ(request("GET", base + "/v2/", std::nullopt, {anonymousToken}).status, 200);
+    EXPECT_EQ(errorCode(request("GET", base + "/v2/public/x/tags/list", std::nullopt,
+                                {anonymousToken})),
+              "NAME_UNKNOWN");
+    EXPECT_EQ(request("GET", base + "/v2/gold/x/tags/list", std::nullopt, {anonymousToken}).status,
+              401);
+
+    // Alice's token for pull and push on gold/x pushes there, and nowhere else.
+    credentials = token("scope=repository:gold/x:pull,push", alice);
+    std::string manifest = imageManifest("gold/x");
+    EXPECT_EQ(putManifest("gold/x", "v1", manifest).status, 201);
+    Reply elsewhere = request("POST", base + "/v2/gold/y/blobs/uploads/", "", {credentials});
+    EXPECT_EQ(elsewhere.status, 401);
+    // Two scopes in one request, as docker asks for a mount's source and target.
+    const std::string both =
+        token("scope=repository:gold/x:pull&scope=repository:gold/y:pull,push", alice);
+    EXPECT_EQ(request("POST", base + "/v2/gold/y/blobs/uploads/", "", {both}).status, 202);
+
+    // A pull-only token of alice's refuses a push with 401 and the scope to ask for instead.
+    const std::string pullOnly = token("scope=repository:gold/x:pull", alice);
+    Reply narrow = request("POST", base + "/v2/gold/x/blobs/uploads/", "", {pullOnly});
+    EXPECT_EQ(narrow.status, 401);
+    EXPECT_NE(narrow.header("www-authenticate").find("repository:gold/x:pull,push"),
+              std::string::npos);
+    EXPECT_EQ(request("GET", base + "/v2/gold/x/manifests/v1", std::nullopt, {pullOnly}).body,
+              manifest);
+
+    // Bob asks for push and gets a token without it; the push is then his lack of right: 403.
+    const std::string bobs = token("scope=repository:gold/x:pull,push", bob);
+    EXPECT_EQ(request("GET", base + "/v2/gold/x/manifests/v1", std::nullopt, {bobs}).status, 200);
+    Reply denied = request("POST", base + "/v2/gold/x/blobs/uploads/", "", {bobs});
+    EXPECT_EQ(denied.status, 403);
+    EXPECT_EQ(errorCode(denied), "DENIED");
+
+    // The catalog needs registry:catalog:* in the token, and lists what the user may pull.
+    Reply noCatalog = request("GET", base + "/v2/_catalog", std::nullopt, {bobs});
+    EXPECT_EQ(noCatalog.status, 401);
+    EXPECT_NE(noCatalog.header("www-authenticate").find("registry:catalog:*"), std::string::npos);
+    Reply catalog = request("GET", base + "/v2/_catalog", std::nullopt,
+                            {token("scope=registry:catalog:*", bob)});
+    // gold/y holds only an upload so far: not a repository yet.
+    EXPECT_EQ(json::parse(catalog.body, nullptr, false)["repositories"], json({"gold/x"}));
+
+    // A forged or mangled token is no token.
+    std::string forged = credentials;
+    forged[forged.size() - 3] = forged[forged.size() - 3] == 'A' ? 'B' : 'A';
+    EXPECT_EQ(request("GET", base + "/v2/gold/x/manifests/v1", std::nullopt, {forged}).status, 401);
+    EXPECT_EQ(request("GET", base + "/v2/", std::nullopt, {"Authorization: Bearer x.y"}).status,
+              401);
+    EXPECT_EQ(request("GET", base + "/v2/", std::nullopt, {"Authorization: Digest abc"}).status,
+              401);
+    fs::remove(root + "-auth.json");
+}
+
 }  // namespace
 }  // namespace ingot::registry
