@@ -14,6 +14,7 @@
 #include "../../support/ShellTools.h"
 #include "../../support/TempDir.h"
 #include "ingot/core/Sha256.h"
+#include "server/Access.h"
 #include "server/RegistryService.h"
 
 namespace ingot {
@@ -71,8 +72,12 @@ std::string writeLayout(const std::string& dir, const std::string& tag, const st
 
 class SkopeoRegistry : public ::testing::Test {
 protected:
-    void SetUp() override {
+    void SetUp() override { start(""); }
+
+    void start(const std::string& authFile) {
+        service.reset();
         registry::ServiceOptions options;
+        options.authFile = authFile;
         options.root = dir / "root";
         options.http.port = 0;
         options.gcInterval = std::chrono::seconds(0);
@@ -135,6 +140,36 @@ TEST_F(SkopeoRegistry, CopiesAnIngotArtifactAndItsSignatureTag) {
     run("copy --preserve-digests --src-tls-verify=false " + quote(remote + ":12") + " " +
         quote("oci:" + (dir / "back") + ":12"));
     EXPECT_EQ(readText(dir / ("back/blobs/sha256/" + toHex(sha256(manifest)))), manifest);
+}
+
+// skopeo, like docker, follows our Bearer challenge to our token endpoint with its credentials:
+// a pushing user pushes, a pull-only user pulls and is refused a push.
+TEST_F(SkopeoRegistry, LogsInThroughTheTokenFlow) {
+    json auth = {{"challenge", "bearer"},
+                 {"users", {{"ci", registry::hashPassword("ci-pw", 1000)},
+                            {"qa", registry::hashPassword("qa-pw", 1000)}}},
+                 {"rules", json::array({{{"repository", "gold/*"},
+                                         {"users", {"ci"}},
+                                         {"rights", {"pull", "push"}}},
+                                        {{"repository", "gold/*"},
+                                         {"users", {"qa"}},
+                                         {"rights", {"pull"}}}})}};
+    std::ofstream(dir / "auth.json") << auth.dump();
+    start(dir / "auth.json");
+    std::string manifest = writeLayout(dir / "src", "v1", "{}", "application/vnd.oci.image.config.v1+json",
+                                       std::string(5000, 'q'), "");
+    std::string remote = "docker://" + host + "/gold/locked:v1";
+    std::string source = quote("oci:" + (dir / "src") + ":v1");
+    test::ShellResult anonymous =
+        test::runShell(tool + " copy --dest-tls-verify=false " + source + " " + quote(remote));
+    EXPECT_NE(anonymous.status, 0) << anonymous.output;
+    test::ShellResult reader = test::runShell(tool + " copy --dest-tls-verify=false --dest-creds qa:qa-pw " +
+                                              source + " " + quote(remote));
+    EXPECT_NE(reader.status, 0) << reader.output;
+    run("copy --preserve-digests --dest-tls-verify=false --dest-creds ci:ci-pw " + source + " " +
+        quote(remote));
+    EXPECT_EQ(run("inspect --raw --tls-verify=false --creds qa:qa-pw " + quote(remote)).output,
+              manifest);
 }
 
 }  // namespace
