@@ -56,7 +56,8 @@ ManifestFacts checkManifest(std::string_view bytes, std::string_view contentType
     json document = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
     if (!document.is_object()) throw invalid("the body is not a JSON object");
     auto version = document.find("schemaVersion");
-    if (version == document.end() || !version->is_number_integer() || version->get<int>() != 2)
+    // Compared as a JSON number: get<int>() truncated, so 4294967298 (2^32 + 2) passed as 2.
+    if (version == document.end() || !version->is_number_integer() || *version != 2)
         throw invalid("schemaVersion must be 2");
     std::string declared;
     if (auto it = document.find("mediaType"); it != document.end()) {
