@@ -44,5 +44,7 @@ Verb addPullVerb(CLI::App& app);
 Verb addLoginVerb(CLI::App& app);
 Verb addTrustAddVerb(CLI::App& app);
 Verb addSignTimestampVerb(CLI::App& app);
+Verb addImagesVerb(CLI::App& app);
+Verb addPruneVerb(CLI::App& app);
 
 }  // namespace ingot::cli

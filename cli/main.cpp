@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
         ingot::cli::addLoginVerb(app),
         ingot::cli::addTrustAddVerb(app),
         ingot::cli::addSignTimestampVerb(app),
+        ingot::cli::addImagesVerb(app),
+        ingot::cli::addPruneVerb(app),
     };
 
     try {

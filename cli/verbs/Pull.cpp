@@ -2,10 +2,12 @@
 // its signature verified against the trust policy.
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "Transfer.h"
 #include "Verb.h"
+#include "ingot/store/Store.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/Size.h"
 
@@ -24,19 +26,22 @@ struct PullOptions {
     bool allowExpired = false;
 };
 
-std::string defaultStore() {
-    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg == '/')
-        return std::string(xdg) + "/ingot";
-    const char* home = std::getenv("HOME");
-    if (!home || *home != '/')
-        throw Error("neither XDG_DATA_HOME nor HOME is set: give --layout DIR", ExitStatus::kUsage);
-    return std::string(home) + "/.local/share/ingot";
-}
-
 int runPull(const PullOptions& o) {
     registry::Reference source = registry::parseReference(o.source);
-    const std::string layout = o.layout.empty() ? defaultStore() : o.layout;
-    const std::string tag = !o.tag.empty() ? o.tag : !source.tag.empty() ? source.tag : "latest";
+    const std::string layout = o.layout.empty() ? store::defaultRoot() : o.layout;
+    // The store tags an image by where it came from, so two registries' "12" never collide and
+    // `ingot run` finds it by the reference the user typed; another layout gets the plain tag.
+    const std::string tag = !o.tag.empty()     ? o.tag
+                            : o.layout.empty() ? source.str()
+                            : !source.tag.empty() ? source.tag
+                                                  : "latest";
+    std::optional<store::Store> local;
+    std::optional<store::StoreLock> lock;
+    if (o.layout.empty()) {
+        local.emplace(layout);
+        // Shared: a prune waits until the pull's blobs are tagged.
+        lock.emplace(layout, store::StoreLock::Mode::kShared);
+    }
     registry::TransferOptions options;
     options.parallel = o.parallel;
     if (o.plainHttp) options.session.plainHttp = true;
@@ -66,7 +71,7 @@ Verb addPullVerb(CLI::App& app) {
     cmd->add_option("REF", o->source, "REGISTRY/REPOSITORY[:TAG][@DIGEST]")->required();
     cmd->add_option("--layout", o->layout,
                     "OCI layout to pull into (default: the store, $XDG_DATA_HOME/ingot)");
-    cmd->add_option("--tag", o->tag, "tag in the layout (default: the reference's tag)");
+    cmd->add_option("--tag", o->tag, "tag in the layout (default: the whole reference in the store, its tag in another layout)");
     cmd->add_option("--trust", o->trustFile,
                     "trust policy file (default: $XDG_CONFIG_HOME/ingot/trust.yaml)");
     cmd->add_option("--parallel", o->parallel, "blobs downloaded at once")

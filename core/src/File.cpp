@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 #include "ingot/core/Error.h"
 #include "ingot/core/Size.h"
@@ -75,6 +76,15 @@ void writeFileAtomically(const std::string& path, std::string_view bytes, unsign
         ::unlink(tmp.c_str());
         throwSystemError("cannot rename " + tmp + " to " + path, err);
     }
+}
+
+std::string xdgDirectory(const char* variable, const char* homeRelative) {
+    if (const char* xdg = std::getenv(variable); xdg && *xdg == '/') return std::string(xdg) + "/ingot";
+    const char* home = std::getenv("HOME");
+    if (!home || *home != '/')
+        throw Error(std::string("neither ") + variable + " nor HOME is set to an absolute path",
+                    ExitStatus::kUsage);
+    return std::string(home) + "/" + homeRelative + "/ingot";
 }
 
 }  // namespace ingot

@@ -36,15 +36,7 @@ void makeDirectories(const std::string& path) {
 }
 }  // namespace
 
-std::string configDirectory() {
-    if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg == '/')
-        return std::string(xdg) + "/ingot";
-    const char* home = std::getenv("HOME");
-    if (!home || *home != '/')
-        throw Error("neither XDG_CONFIG_HOME nor HOME is set to an absolute path",
-                    ExitStatus::kUsage);
-    return std::string(home) + "/.config/ingot";
-}
+std::string configDirectory() { return xdgDirectory("XDG_CONFIG_HOME", ".config"); }
 
 Credentials::Credentials(std::string path)
     : path_(path.empty() ? configDirectory() + "/auth.json" : std::move(path)) {}

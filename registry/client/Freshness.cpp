@@ -27,15 +27,7 @@ int64_t nowSeconds() {
         .count();
 }
 
-std::string stateDirectory() {
-    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/')
-        return std::string(xdg) + "/ingot";
-    const char* home = std::getenv("HOME");
-    if (!home || *home != '/')
-        throw Error("neither XDG_STATE_HOME nor HOME is set to an absolute path",
-                    ExitStatus::kUsage);
-    return std::string(home) + "/.local/state/ingot";
-}
+std::string stateDirectory() { return xdgDirectory("XDG_STATE_HOME", ".local/state"); }
 
 // The artifact manifest that carries a document: config = the document, one layer = its
 // .minisig.

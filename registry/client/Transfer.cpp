@@ -124,7 +124,7 @@ PushReport pushImage(const std::string& layoutDir, const std::string& tag, const
 PullReport pullImage(const Reference& source, const std::string& layoutDir,
                      const std::string& localTag, const TrustPolicy& trust,
                      const std::optional<Credential>& credential, const TransferOptions& options) {
-    oci::checkTag(localTag);
+    oci::checkRefName(localTag);
     RegistrySession session(source, credential, options.session);
     FetchedManifest fetched = session.getManifest(source.manifestReference(), oci::kMaxManifestBytes);
     oci::ImageManifest image =

@@ -207,7 +207,7 @@ std::string describeReference(const std::string& reference) {
 PackedImage writeImageToLayout(const std::string& layoutDir, const std::string& diskPath,
                                const std::string& manifestJson, const std::string& minisig,
                                const std::string& tag, const ChunkerParams& params) {
-    checkTag(tag);
+    checkRefName(tag);
     try {
         image::parseManifest(manifestJson, "manifest.json to pack");
     } catch (const Error& e) {
@@ -327,7 +327,7 @@ LayoutImage readImage(const std::string& layoutDir, const std::string& reference
                         ExitStatus::kUsage);
         image.digest = reference;
     } else {
-        checkTag(reference);
+        checkRefName(reference);
         Descriptor d = resolveTag(layoutDir, reference);
         if (d.mediaType != kMediaTypeImageManifest)
             throw Error("tag " + reference + " in " + layoutDir + " names a " + d.mediaType +
@@ -461,7 +461,7 @@ Descriptor addBlob(const std::string& layoutDir, std::string_view bytes,
 }
 
 void setTags(const std::string& layoutDir, const std::vector<Tag>& tags) {
-    for (const Tag& tag : tags) checkTag(tag.name);
+    for (const Tag& tag : tags) checkRefName(tag.name);
     LayoutLock lock(layoutDir);
     Index index = readIndex(layoutDir, true);
     std::erase_if(index.manifests, [&](const Descriptor& d) {
@@ -471,6 +471,20 @@ void setTags(const std::string& layoutDir, const std::vector<Tag>& tags) {
                            [&](const Tag& t) { return t.name == name->second; });
     });
     for (const Tag& tag : tags) index.manifests.push_back(tagged(tag.manifest, tag.manifest.artifactType, tag.name));
+    TempFile file(layoutDir + "/index.json");
+    std::string text = serializeIndex(index);
+    file.write(text.data(), text.size());
+    file.commit(0644);
+}
+
+void removeTags(const std::string& layoutDir, const std::vector<std::string>& names) {
+    LayoutLock lock(layoutDir);
+    Index index = readIndex(layoutDir, true);
+    std::erase_if(index.manifests, [&](const Descriptor& d) {
+        auto name = d.annotations.find(kAnnotationRefName);
+        return name != d.annotations.end() &&
+               std::find(names.begin(), names.end(), name->second) != names.end();
+    });
     TempFile file(layoutDir + "/index.json");
     std::string text = serializeIndex(index);
     file.write(text.data(), text.size());

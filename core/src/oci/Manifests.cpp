@@ -163,6 +163,32 @@ void checkTag(std::string_view tag) {
             ExitStatus::kUsage);
 }
 
+void checkRefName(std::string_view name) {
+    auto alnum = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    };
+    auto separator = [](char c) {
+        return c == '-' || c == '.' || c == '_' || c == ':' || c == '@' || c == '+';
+    };
+    // Each separator (one of them, "--", or '/') sits between two alphanumerics. A tag's leading
+    // '_' (allowed by the distribution rule) is accepted too, so every valid tag stays valid.
+    bool ok = !name.empty() && name.size() <= 255 && (alnum(name[0]) || name[0] == '_');
+    for (size_t i = 1; ok && i < name.size(); ++i) {
+        if (alnum(name[i])) continue;
+        bool joins = separator(name[i]) || name[i] == '/';
+        bool doubleDash = name[i] == '-' && name[i - 1] == '-';
+        ok = joins && i + 1 < name.size() &&
+             (alnum(name[i - 1]) || name[i - 1] == '_' || doubleDash) &&
+             (alnum(name[i + 1]) || (name[i] == '-' && name[i + 1] == '-' && !doubleDash) ||
+              name[i + 1] == '_');
+    }
+    if (!ok)
+        throw Error("name \"" + Reader::printable(std::string(name)) +
+                        "\" is not a valid layout tag: use components of A-Z a-z 0-9 joined by "
+                        "one of - . _ : @ + or /, at most 255 bytes",
+                    ExitStatus::kUsage);
+}
+
 std::string signatureTag(std::string_view manifestDigest) {
     return "sha256-" + digestHex(manifestDigest, "signature tag") + ".sig";
 }

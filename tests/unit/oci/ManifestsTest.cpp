@@ -214,6 +214,15 @@ TEST(Manifests, TagsFollowTheDistributionRule) {
          {std::string(""), std::string("-x"), std::string(".x"), std::string("a/b"),
           std::string("a:b"), std::string("../x"), std::string(129, 'a'), std::string("a b")})
         expectError([&] { checkTag(bad); }, {"tag"});
+    // Layout tags may be whole references (the store's), after the image-spec's ref grammar.
+    for (const char* good : {"12", "_x", "sha256-0123.sig", "127.0.0.1:5000/gold/debian:12",
+                             "gold/a--b/c@x+y"})
+        checkRefName(good);
+    for (std::string bad : {std::string(""), std::string("/x"), std::string("x/"),
+                            std::string("a//b"), std::string("../x"), std::string("a/./b"),
+                            std::string("a:/b"), std::string("a---b"), std::string(256, 'a'),
+                            std::string("a b"), std::string("a\nb"), std::string("a\0b", 3)})
+        expectError([&] { checkRefName(bad); }, {"layout tag"});
     EXPECT_EQ(signatureTag(digestOf('9')), "sha256-" + std::string(64, '9') + ".sig");
 }
 

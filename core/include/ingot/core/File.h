@@ -17,4 +17,9 @@ std::vector<uint8_t> readWholeFile(const std::string& path, std::string_view wha
 // reader sees the old content or the new one, never a torn file.
 void writeFileAtomically(const std::string& path, std::string_view bytes, unsigned mode = 0644);
 
+// ingot's directory under an XDG base directory: $VARIABLE/ingot when VARIABLE holds an absolute
+// path, else $HOME/HOME_RELATIVE/ingot (e.g. "XDG_DATA_HOME", ".local/share"). Throws
+// ingot::Error (kUsage) when neither is set to an absolute path.
+std::string xdgDirectory(const char* variable, const char* homeRelative);
+
 }  // namespace ingot

@@ -96,5 +96,7 @@ Descriptor addBlob(const std::string& layoutDir, std::string_view bytes,
 // Points each tag at its manifest in index.json, replacing the tags' earlier entries, in one
 // atomic update under the layout's lock. The descriptors' blobs must already be in the layout.
 void setTags(const std::string& layoutDir, const std::vector<Tag>& tags);
+// Removes the entries of these tags from index.json, in one atomic update under the lock.
+void removeTags(const std::string& layoutDir, const std::vector<std::string>& names);
 
 }  // namespace ingot::oci

@@ -63,6 +63,11 @@ std::string digestHex(std::string_view digest, std::string_view where);
 // Tags follow the distribution spec's rule, [A-Za-z0-9_][A-Za-z0-9._-]{0,127}, so every tag in a
 // layout can also be pushed. Throws ingot::Error (kUsage) naming the tag.
 void checkTag(std::string_view tag);
+// A layout's tag (index.json's org.opencontainers.image.ref.name) follows the image-spec's ref
+// grammar, which also admits whole references such as "127.0.0.1:5000/gold/debian:12": the local
+// store tags images by where they came from. Components of [A-Za-z0-9] joined by one of -._:@+
+// (or "--") and '/', at most 255 bytes. Throws ingot::Error (kUsage) naming the name.
+void checkRefName(std::string_view name);
 // "sha256-<hex>.sig": the tag a signature referrer also gets, for registries and tools without
 // the referrers API.
 std::string signatureTag(std::string_view manifestDigest);
