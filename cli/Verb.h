@@ -46,5 +46,7 @@ Verb addTrustAddVerb(CLI::App& app);
 Verb addSignTimestampVerb(CLI::App& app);
 Verb addImagesVerb(CLI::App& app);
 Verb addPruneVerb(CLI::App& app);
+Verb addRunVerb(CLI::App& app);
+Verb addRmVerb(CLI::App& app);
 
 }  // namespace ingot::cli

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
         ingot::cli::addSignTimestampVerb(app),
         ingot::cli::addImagesVerb(app),
         ingot::cli::addPruneVerb(app),
+        ingot::cli::addRunVerb(app),
+        ingot::cli::addRmVerb(app),
     };
 
     try {

@@ -115,6 +115,24 @@ StoreLock::StoreLock(const std::string& root, Mode mode)
 
 StoreLock::~StoreLock() { ::close(fd_); }
 
+VmLease::VmLease(const std::string& vmDir, const std::string& name) {
+    const std::string path = vmDir + "/lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throwSystemError("cannot open " + path, errno, ExitStatus::kUsage);
+    if (::flock(fd_, LOCK_EX | LOCK_NB) < 0) {
+        int err = errno;
+        ::close(fd_);
+        if (err == EWOULDBLOCK)
+            throw Error("VM " + name + " is running (`ingot stop " + name + "` stops it)",
+                        ExitStatus::kUsage);
+        throwSystemError("cannot lock " + path, err);
+    }
+}
+
+VmLease::~VmLease() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
 Store::Store(std::string root) : root_(std::move(root)) {
     fs::create_directories(root_);
     oci::initLayout(root_);
@@ -252,6 +270,7 @@ void Store::removeVm(const std::string& name) {
     const std::string dir = vmDir(name);
     if (::access(dir.c_str(), F_OK) != 0)
         throw Error("no VM named " + name + " (`ingot ps -a` lists them)", ExitStatus::kUsage);
+    VmLease claimed(dir, name);
     // Renamed away first, so nothing ever sees a half-deleted clone under its name.
     const std::string doomed = root_ + "/vms/.removing-" + name + "-" + std::to_string(::getpid());
     if (::rename(dir.c_str(), doomed.c_str()) < 0)

@@ -30,6 +30,20 @@ private:
     int fd_ = -1;
 };
 
+// Held by whatever runs clone `name` for as long as it runs (flock on vms/<name>/lock), so
+// removing a running clone is refused rather than pulling its disk away.
+class VmLease {
+public:
+    // Throws ingot::Error (kUsage) when another process holds the clone.
+    VmLease(const std::string& vmDir, const std::string& name);
+    ~VmLease();
+    VmLease(const VmLease&) = delete;
+    VmLease& operator=(const VmLease&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
 struct StoredImage {
     std::string name;    // the layout tag: the reference it was pulled as
     std::string digest;  // of the image manifest
@@ -83,8 +97,10 @@ public:
     std::vector<Vm> vms() const;
     // Throws kUsage naming the store when there is no such clone.
     Vm vm(const std::string& name) const;
-    // Deletes the clone's directory, overlay and all. The caller makes sure it is not running.
+    // Deletes the clone's directory, overlay and all; refused (kUsage) while it runs.
     void removeVm(const std::string& name);
+    // Claims clone `name` for running it; see VmLease.
+    VmLease lease(const std::string& name) const { return VmLease(vmDir(name), name); }
 
     // Removes blobs and base disks that no image or clone references; with `unusedImages`, first
     // untags images no clone uses (and their signatures).

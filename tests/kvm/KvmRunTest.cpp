@@ -1,0 +1,139 @@
+// `ingot run` end to end on the gold image `ingot build` made (the tests/build fixture), inside
+// the rig: two clones of one image each write their own file and see only their own, the base
+// disk never changes, `ingot rm` leaves nothing behind, and an untrusted key or a tampered chunk
+// in the store is refused before anything boots.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "VmmProcess.h"
+#include "ingot/oci/Layout.h"
+#include "ingot/store/Store.h"
+
+using ingot::testing::requireEnv;
+using ingot::testing::runProcess;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kImage = "127.0.0.1:5000/gold/minimal:12";
+
+std::string fileSha256(const std::string& path) {
+    return runProcess({"/usr/bin/sha256sum", path}, {}).output.substr(0, 64);
+}
+
+class KvmRun : public ::testing::Test {
+protected:
+    void SetUp() override {
+        image = requireEnv("INGOT_MINIMAL_IMAGE");
+        scratch = ingot::testing::processScratchDir() + "/" +
+                  ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        store = scratch + "/data/ingot";
+        // The store as `ingot pull` leaves it: the build's layout copied in under the whole
+        // reference, with its signature tag.
+        ingot::store::Store made(store);
+        const std::string layout = (fs::path(image) / "oci").string();
+        for (const auto& blob : fs::directory_iterator(layout + "/blobs/sha256"))
+            fs::copy_file(blob.path(), store + "/blobs/sha256/" + blob.path().filename().string());
+        auto built = ingot::oci::resolveTag(layout, "12");
+        auto signature = ingot::oci::resolveTag(layout, ingot::oci::signatureTag(built.digest));
+        ingot::oci::setTags(store, {{kImage, built},
+                                    {ingot::oci::signatureTag(built.digest), signature}});
+        digest = built.digest;
+        fs::create_directories(scratch + "/config/ingot");
+    }
+    void trustTheBuildKey() {
+        std::ifstream pub(fs::path(image).parent_path() / "test.pub");
+        std::string comment, key;
+        std::getline(pub, comment);
+        std::getline(pub, key);
+        std::ofstream(scratch + "/config/ingot/trust.yaml")
+            << "trust:\n  - for: \"127.0.0.1:5000/gold/*\"\n    key: \"" << key << "\"\n";
+    }
+    ingot::testing::ProcessResult ingot(std::vector<std::string> arguments,
+                                        const std::string& commands = "") {
+        std::vector<std::string> argv = {"/usr/bin/env", "XDG_DATA_HOME=" + scratch + "/data",
+                                         "XDG_CONFIG_HOME=" + scratch + "/config",
+                                         "XDG_STATE_HOME=" + scratch + "/state",
+                                         requireEnv("INGOT")};
+        argv.insert(argv.end(), arguments.begin(), arguments.end());
+        ingot::testing::ProcessOptions options;
+        options.timeoutSeconds = 240;
+        if (!commands.empty()) {
+            options.inputAfter = "ingot-minimal: up";
+            options.input = commands + "; poweroff -f\n";
+        }
+        return runProcess(argv, options);
+    }
+
+    std::string image, scratch, store, digest;
+};
+
+TEST_F(KvmRun, ClonesOfOneImageSeeOnlyTheirOwnWrites) {
+    trustTheBuildKey();
+    auto one = ingot({"run", kImage, "--name", "one", "--memory", "256M"},
+                     "mount -o remount,rw / && echo from-one > /marker && sync && "
+                     "echo ONE-$(cat /marker)");
+    ASSERT_FALSE(one.timedOut) << one.output;
+    EXPECT_EQ(one.exitStatus, 0) << one.output;
+    EXPECT_NE(one.output.find("ingot-fw: verified"), std::string::npos) << one.output;
+    EXPECT_NE(one.output.find("ONE-from-one"), std::string::npos) << one.output;
+
+    const std::string base = store + "/bases/" + digest.substr(7) + ".img";
+    const std::string baseSum = fileSha256(base);
+    auto two = ingot({"run", kImage, "--name", "two", "--memory", "256M"},
+                     "mount -o remount,rw / && (cat /marker 2>/dev/null || echo TWO-NO-MARKER) && "
+                     "echo from-two > /marker && sync");
+    ASSERT_FALSE(two.timedOut) << two.output;
+    EXPECT_EQ(two.exitStatus, 0) << two.output;
+    EXPECT_NE(two.output.find("TWO-NO-MARKER"), std::string::npos) << two.output;
+    EXPECT_EQ(two.output.find("from-one"), std::string::npos) << two.output;
+    EXPECT_EQ(fileSha256(base), baseSum);
+
+    // A name in use is refused before anything boots.
+    auto again = ingot({"run", kImage, "--name", "one"});
+    EXPECT_EQ(again.exitStatus, 2) << again.output;
+    EXPECT_NE(again.output.find("ingot rm one"), std::string::npos) << again.output;
+
+    auto removed = ingot({"rm", "one", "two"});
+    EXPECT_EQ(removed.exitStatus, 0) << removed.output;
+    EXPECT_TRUE(fs::is_empty(store + "/vms"));
+    EXPECT_EQ(fileSha256(base), baseSum);
+}
+
+TEST_F(KvmRun, AnUntrustedKeyIsRefusedBeforeBoot) {
+    auto r = ingot({"run", kImage, "--name", "untrusted"});
+    EXPECT_EQ(r.exitStatus, 3) << r.output;
+    EXPECT_NE(r.output.find("ingot trust add"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("ingot-fw"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(store + "/vms/untrusted"));
+}
+
+TEST_F(KvmRun, ATamperedChunkIsCaughtBeforeBoot) {
+    trustTheBuildKey();
+    // The largest blob is a disk chunk; one flipped byte in it must stop the run.
+    fs::path largest;
+    for (const auto& blob : fs::directory_iterator(store + "/blobs/sha256"))
+        if (largest.empty() || fs::file_size(blob.path()) > fs::file_size(largest))
+            largest = blob.path();
+    fs::permissions(largest, fs::perms::owner_write, fs::perm_options::add);
+    {
+        std::fstream f(largest, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekg(100);
+        char byte = 0;
+        f.get(byte);
+        f.seekp(100);
+        f.put(static_cast<char>(byte ^ 0xff));
+    }
+    auto r = ingot({"run", kImage, "--name", "tampered"});
+    EXPECT_EQ(r.exitStatus, 3) << r.output;
+    EXPECT_NE(r.output.find(largest.filename().string()), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("ingot-fw"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(store + "/vms/tampered"));
+    EXPECT_FALSE(fs::exists(store + "/bases/" + digest.substr(7) + ".img"));
+}
+
+}  // namespace
