@@ -48,5 +48,6 @@ Verb addImagesVerb(CLI::App& app);
 Verb addPruneVerb(CLI::App& app);
 Verb addRunVerb(CLI::App& app);
 Verb addRmVerb(CLI::App& app);
+Verb addPsVerb(CLI::App& app);
 
 }  // namespace ingot::cli

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
         ingot::cli::addPruneVerb(app),
         ingot::cli::addRunVerb(app),
         ingot::cli::addRmVerb(app),
+        ingot::cli::addPsVerb(app),
     };
 
     try {

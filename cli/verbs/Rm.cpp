@@ -19,18 +19,17 @@ struct RmOptions {
 int runRm(const RmOptions& o) {
     store::Store store(o.root.empty() ? store::defaultRoot() : o.root);
     // Every name is tried; the first failure decides the exit status, as `docker rm` does.
-    std::optional<Error> failure;
+    std::optional<ExitStatus> failure;
     for (const std::string& name : o.names) {
         try {
             store.removeVm(name);
             std::cout << name << "\n";
         } catch (const Error& e) {
             std::cerr << "ingot: " << e.what() << "\n";
-            if (!failure) failure = e;
+            if (!failure) failure = e.status();
         }
     }
-    if (failure) throw *failure;
-    return 0;
+    return failure ? static_cast<int>(*failure) : 0;
 }
 
 }  // namespace

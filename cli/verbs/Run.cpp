@@ -17,6 +17,7 @@
 #include "TrustPolicy.h"
 #include "Verb.h"
 #include "ingot/core/Error.h"
+#include "ingot/core/File.h"
 #include "ingot/core/Size.h"
 #include "ingot/image/Manifest.h"
 #include "ingot/oci/Layout.h"
@@ -141,6 +142,8 @@ int runRun(const RunOptions& o) {
             std::perror(("ingot: cannot run " + vmm).c_str());
             ::_exit(127);
         }
+        const std::string pidFile = dir + "/monitor.pid";
+        writeFileAtomically(pidFile, std::to_string(child) + "\n");
         // The terminal's Ctrl-C reaches the monitor, which owns the VM's shutdown; this process
         // waits for it either way.
         ::signal(SIGINT, SIG_IGN);
@@ -148,6 +151,7 @@ int runRun(const RunOptions& o) {
         while (::waitpid(child, &wait, 0) < 0 && errno == EINTR) {
         }
         ::signal(SIGINT, SIG_DFL);
+        ::unlink(pidFile.c_str());
         status = WIFEXITED(wait) ? WEXITSTATUS(wait) : 128 + WTERMSIG(wait);
     }
     std::cerr << "ingot: " << name << " stopped (status " << status << ")";

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "VmmProcess.h"
@@ -97,6 +98,18 @@ TEST_F(KvmRun, ClonesOfOneImageSeeOnlyTheirOwnWrites) {
     auto again = ingot({"run", kImage, "--name", "one"});
     EXPECT_EQ(again.exitStatus, 2) << again.output;
     EXPECT_NE(again.output.find("ingot rm one"), std::string::npos) << again.output;
+
+    // Both clones are listed as stopped, with the image they came from.
+    auto listed = ingot({"ps", "-a", "--json"});
+    EXPECT_EQ(listed.exitStatus, 0) << listed.output;
+    auto clones = nlohmann::json::parse(listed.output, nullptr, false);
+    ASSERT_TRUE(clones.is_array()) << listed.output;
+    ASSERT_EQ(clones.size(), 2u) << listed.output;
+    for (const auto& clone : clones) {
+        EXPECT_EQ(clone.value("state", ""), "stopped");
+        EXPECT_EQ(clone.value("image", ""), kImage);
+        EXPECT_EQ(clone.value("digest", ""), digest);
+    }
 
     auto removed = ingot({"rm", "one", "two"});
     EXPECT_EQ(removed.exitStatus, 0) << removed.output;

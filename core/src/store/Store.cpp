@@ -278,6 +278,24 @@ void Store::removeVm(const std::string& name) {
     fs::remove_all(doomed);
 }
 
+VmState Store::state(const std::string& name) const {
+    VmState state;
+    const std::string dir = vmDir(name);
+    int fd = ::open((dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return state;
+    // A shared lock is refused exactly while a run holds the exclusive lease.
+    if (::flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) state.running = true;
+    ::close(fd);
+    if (!state.running) return state;
+    try {
+        std::vector<uint8_t> bytes = readWholeFile(dir + "/monitor.pid", "monitor pid", 32);
+        int pid = std::atoi(std::string(bytes.begin(), bytes.end()).c_str());
+        if (pid > 1) state.monitorPid = pid;
+    } catch (const Error&) {
+    }
+    return state;
+}
+
 PruneReport Store::prune(bool unusedImages) {
     StoreLock lock(root_, StoreLock::Mode::kExclusive);
     PruneReport report;

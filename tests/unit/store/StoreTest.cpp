@@ -117,6 +117,27 @@ TEST_F(LocalStore, OfRacingRunsWithOneNameExactlyOneGetsIt) {
     EXPECT_EQ(store->vms().size(), 1u);
 }
 
+TEST_F(LocalStore, ARunningCloneIsLeasedAndCannotBeRemoved) {
+    addImage(kName, test::diskLikeBytes(1 << 20, 8), "1");
+    store->createVm("busy", kName, 1, 64 << 20);
+    EXPECT_FALSE(store->state("busy").running);
+    {
+        VmLease lease = store->lease("busy");
+        test::writeFile(store->vmDir("busy") + "/monitor.pid", "4242\n");
+        EXPECT_TRUE(store->state("busy").running);
+        EXPECT_EQ(store->state("busy").monitorPid, 4242);
+        EXPECT_THROW(store->lease("busy"), Error);
+        try {
+            store->removeVm("busy");
+            FAIL() << "removed a running clone";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("ingot stop busy"), std::string::npos);
+        }
+    }
+    EXPECT_FALSE(store->state("busy").running);
+    store->removeVm("busy");
+}
+
 TEST_F(LocalStore, RemovingACloneLeavesNothingBehind) {
     addImage(kName, test::diskLikeBytes(1 << 20, 4), "1");
     store->createVm("gone", kName, 1, 64 << 20);

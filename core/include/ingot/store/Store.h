@@ -62,6 +62,13 @@ struct Vm {
     int64_t created = 0;  // Unix seconds
 };
 
+// What `ingot ps` shows of a clone: whether something holds its lease, and the monitor's pid
+// while it runs (vms/<name>/monitor.pid, written by the process that holds the lease).
+struct VmState {
+    bool running = false;
+    int monitorPid = 0;  // 0: unknown or not running
+};
+
 struct PruneReport {
     uint64_t imagesRemoved = 0;
     uint64_t blobsRemoved = 0;
@@ -99,6 +106,7 @@ public:
     Vm vm(const std::string& name) const;
     // Deletes the clone's directory, overlay and all; refused (kUsage) while it runs.
     void removeVm(const std::string& name);
+    VmState state(const std::string& name) const;
     // Claims clone `name` for running it; see VmLease.
     VmLease lease(const std::string& name) const { return VmLease(vmDir(name), name); }
 
