@@ -170,7 +170,11 @@ TEST(KvmNet, PingAndSixteenMiBEachWayAtTheConfiguredRate) {
     const double rxSeconds = field(out, "t2") - field(out, "t1");
     ASSERT_GT(rxSeconds, 0) << out;
     const double rxRate = kHalf / rxSeconds;
-    EXPECT_NEAR(rxRate / kRate, 1.0, 0.10) << rxRate << " B/s towards the guest";
+    // Timed by the guest's clock, which under nested TCG on a loaded host runs unevenly (one CI
+    // run measured 1.22x the limit while the host-timed direction read 1.00x). An unlimited
+    // path runs tens of times faster than 2 MB/s, so this still fails for a limiter that does
+    // not limit; the host-timed direction below holds the tight bound.
+    EXPECT_NEAR(rxRate / kRate, 1.0, 0.35) << rxRate << " B/s towards the guest";
 
     // Guest to host.
     EXPECT_EQ(received.bytes, kTransferBytes);
