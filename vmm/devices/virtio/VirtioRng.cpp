@@ -10,8 +10,10 @@
 
 namespace ingot::vmm::virtio {
 
-VirtioRng::VirtioRng(std::string name, uint64_t bytesPerSecond)
-    : VirtioDevice(std::move(name)), bucket_(bytesPerSecond, std::chrono::seconds(1)) {}
+VirtioRng::VirtioRng(std::string name, uint64_t bytesPerSecond, RateLimiter::Now now)
+    : VirtioDevice(std::move(name)),
+      bucket_(bytesPerSecond, std::chrono::seconds(1)),
+      now_(std::move(now)) {}
 
 uint32_t VirtioRng::deviceType() const {
     return kDeviceEntropy;
@@ -35,7 +37,7 @@ uint32_t VirtioRng::handleRequest(const DescriptorChain& chain) {
                      " device-readable bytes; ignored");
     // Partial answers, unlike the block device's all-or-nothing: whatever the bucket holds now.
     uint64_t wanted = std::min(chain.writableBytes(), kMaxBytesPerRequest);
-    int64_t budget = bucket_.budget(TokenBucket::Clock::now());
+    int64_t budget = bucket_.budget(now_());
     uint64_t length = std::min<uint64_t>(wanted, budget > 0 ? static_cast<uint64_t>(budget) : 0);
     bucket_.take(length);
     std::array<uint8_t, 4096> block;

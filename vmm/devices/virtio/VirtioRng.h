@@ -21,8 +21,10 @@ public:
     static constexpr uint64_t kMaxBytesPerRequest = 64 * 1024;
     static constexpr uint64_t kDefaultBytesPerSecond = 1 << 20;
 
-    // `bytesPerSecond` is at most TokenBucket::kMaxSize.
-    explicit VirtioRng(std::string name, uint64_t bytesPerSecond = kDefaultBytesPerSecond);
+    // `bytesPerSecond` is at most TokenBucket::kMaxSize. `now` is the clock the bucket refills
+    // by; tests pass a fake one so the limit is checked without depending on how fast they run.
+    explicit VirtioRng(std::string name, uint64_t bytesPerSecond = kDefaultBytesPerSecond,
+                       RateLimiter::Now now = RateLimiter::systemNow());
 
     uint32_t deviceType() const override;
     uint64_t offeredFeatures() const override;
@@ -37,6 +39,7 @@ public:
 
 private:
     TokenBucket bucket_;  // bytes; one second of the rate
+    RateLimiter::Now now_;
     DescriptorChain chain_;
     std::atomic<uint64_t> served_{0};
 };
