@@ -4,7 +4,11 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <iostream>
 #include <string>
+#include <vector>
+
+#include "ingot/core/Error.h"
 
 namespace ingot::cli {
 
@@ -32,6 +36,28 @@ inline std::string printable(std::string text) {
     return text;
 }
 
+// --store, for the verbs that work on the local store; empty means store::defaultRoot().
+inline void addStoreOption(CLI::App* command, std::string& root) {
+    command->add_option("--store", root, "the store (default: $XDG_DATA_HOME/ingot)");
+}
+
+// Runs `action` on each of `names`, reporting each failure on stderr; the first failure decides
+// the exit status, as `docker rm a b c` does.
+inline int forEachName(const std::vector<std::string>& names,
+                       const std::function<void(const std::string&)>& action) {
+    int status = 0;
+    for (const std::string& name : names) {
+        try {
+            action(name);
+            std::cout << name << "\n";
+        } catch (const Error& e) {
+            std::cerr << "ingot: " << e.what() << "\n";
+            if (status == 0) status = static_cast<int>(e.status());
+        }
+    }
+    return status;
+}
+
 Verb addKeyGenVerb(CLI::App& app);
 Verb addVerifyVerb(CLI::App& app);
 Verb addInspectVerb(CLI::App& app);
@@ -49,5 +75,8 @@ Verb addPruneVerb(CLI::App& app);
 Verb addRunVerb(CLI::App& app);
 Verb addRmVerb(CLI::App& app);
 Verb addPsVerb(CLI::App& app);
+Verb addStopVerb(CLI::App& app);
+Verb addLogsVerb(CLI::App& app);
+Verb addConsoleVerb(CLI::App& app);
 
 }  // namespace ingot::cli

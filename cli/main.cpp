@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
         ingot::cli::addRunVerb(app),
         ingot::cli::addRmVerb(app),
         ingot::cli::addPsVerb(app),
+        ingot::cli::addStopVerb(app),
+        ingot::cli::addLogsVerb(app),
+        ingot::cli::addConsoleVerb(app),
     };
 
     try {

@@ -14,6 +14,7 @@
 #include "Vm.h"
 #include "devices/virtio/VirtioRng.h"
 #include "ingot/core/Error.h"
+#include "ingot/core/RawTerminal.h"
 #include "ingot/core/File.h"
 #include "ingot/core/Size.h"
 
@@ -21,25 +22,6 @@ using namespace ingot;
 using namespace ingot::vmm;
 
 namespace {
-
-// Puts a terminal on stdin into raw mode for the guest's console and restores it on exit.
-class RawTerminal {
-public:
-    RawTerminal() {
-        if (!::isatty(STDIN_FILENO) || ::tcgetattr(STDIN_FILENO, &saved_) < 0) return;
-        termios raw = saved_;
-        ::cfmakeraw(&raw);
-        raw.c_oflag |= OPOST | ONLCR;  // keep our own diagnostics readable
-        if (::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) active_ = true;
-    }
-    ~RawTerminal() {
-        if (active_) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
-    }
-
-private:
-    termios saved_{};
-    bool active_ = false;
-};
 
 // Feeds stdin to the guest's UART until EOF or until the VM stops.
 class ConsoleInput {

@@ -51,7 +51,7 @@ int runImages(const ImagesOptions& o) {
 Verb addImagesVerb(CLI::App& app) {
     auto o = std::make_shared<ImagesOptions>();
     CLI::App* cmd = app.add_subcommand("images", "list the images in the local store");
-    cmd->add_option("--store", o->root, "the store (default: $XDG_DATA_HOME/ingot)");
+    addStoreOption(cmd, o->root);
     cmd->add_flag("--json", o->json, "print JSON instead of a table");
     return {cmd, [o] { return runImages(*o); }};
 }

@@ -28,7 +28,7 @@ Verb addPruneVerb(CLI::App& app) {
     auto o = std::make_shared<PruneOptions>();
     CLI::App* cmd = app.add_subcommand(
         "prune", "remove blobs and base disks that no image or VM references");
-    cmd->add_option("--store", o->root, "the store (default: $XDG_DATA_HOME/ingot)");
+    addStoreOption(cmd, o->root);
     cmd->add_flag("-a,--all", o->all, "also remove images that no VM uses");
     return {cmd, [o] { return runPrune(*o); }};
 }

@@ -110,7 +110,7 @@ Verb addPsVerb(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("ps", "list running clones (-a: all clones)");
     cmd->add_flag("-a,--all", o->all, "also list clones that are not running");
     cmd->add_flag("--json", o->json, "print JSON instead of a table");
-    cmd->add_option("--store", o->root, "the store (default: $XDG_DATA_HOME/ingot)");
+    addStoreOption(cmd, o->root);
     return {cmd, [o] { return runPs(*o); }};
 }
 

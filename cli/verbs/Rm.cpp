@@ -18,18 +18,7 @@ struct RmOptions {
 
 int runRm(const RmOptions& o) {
     store::Store store(o.root.empty() ? store::defaultRoot() : o.root);
-    // Every name is tried; the first failure decides the exit status, as `docker rm` does.
-    std::optional<ExitStatus> failure;
-    for (const std::string& name : o.names) {
-        try {
-            store.removeVm(name);
-            std::cout << name << "\n";
-        } catch (const Error& e) {
-            std::cerr << "ingot: " << e.what() << "\n";
-            if (!failure) failure = e.status();
-        }
-    }
-    return failure ? static_cast<int>(*failure) : 0;
+    return forEachName(o.names, [&](const std::string& name) { store.removeVm(name); });
 }
 
 }  // namespace
@@ -38,7 +27,7 @@ Verb addRmVerb(CLI::App& app) {
     auto o = std::make_shared<RmOptions>();
     CLI::App* cmd = app.add_subcommand("rm", "remove clones (their overlays and records)");
     cmd->add_option("NAME", o->names, "clone names")->required();
-    cmd->add_option("--store", o->root, "the store (default: $XDG_DATA_HOME/ingot)");
+    addStoreOption(cmd, o->root);
     return {cmd, [o] { return runRm(*o); }};
 }
 

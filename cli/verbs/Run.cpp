@@ -1,5 +1,6 @@
-// ingot run REF [--name N] [--cpus N] [--memory SIZE] [--rm]: a private clone of a gold image,
-// booted by ingot-vmm through ingot-fw with the console on this terminal (docs/cli.md).
+// ingot run REF [--name N] [--cpus N] [--memory SIZE] [--rm] [-d]: a private clone of a gold
+// image, booted by ingot-vmm through ingot-fw under a supervisor (console/VmSupervisor.h), with
+// the console on this terminal unless detached (docs/cli.md).
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include "Reference.h"
+#include "console/ConsoleClient.h"
+#include "console/VmSupervisor.h"
 #include "Transfer.h"
 #include "TrustPolicy.h"
 #include "Verb.h"
@@ -35,6 +38,9 @@ struct RunOptions {
     std::optional<unsigned> cpus;
     std::string memory;
     bool remove = false;
+    bool detach = false;
+    bool allowExpired = false;
+    bool allowRollback = false;
     std::string root;
     std::string trustFile;
 };
@@ -96,6 +102,7 @@ int runRun(const RunOptions& o) {
         std::cerr << "ingot: " << imageName << " is not in the store; pulling it\n";
         store::StoreLock lock(store.root(), store::StoreLock::Mode::kShared);
         registry::TransferOptions transfer;
+        transfer.freshness = {o.allowRollback, o.allowExpired};
         registry::Credentials credentials;
         registry::pullImage(ref, store.root(), imageName, trust,
                             credentials.find(ref.registry), transfer);
@@ -129,37 +136,27 @@ int runRun(const RunOptions& o) {
               << "…, signed by " << sign::formatKeyId(key.keyId) << "), " << cpus << " vCPU(s), "
               << formatSize(memory) << "\n";
 
-    int status = 0;
-    {
-        store::VmLease lease = store.lease(name);
-        pid_t child = ::fork();
-        if (child < 0) throwSystemError("cannot start " + vmm, errno);
-        if (child == 0) {
-            std::vector<char*> args;
-            for (std::string& a : argv) args.push_back(a.data());
-            args.push_back(nullptr);
-            ::execv(vmm.c_str(), args.data());
-            std::perror(("ingot: cannot run " + vmm).c_str());
-            ::_exit(127);
-        }
-        const std::string pidFile = dir + "/monitor.pid";
-        writeFileAtomically(pidFile, std::to_string(child) + "\n");
-        // The terminal's Ctrl-C reaches the monitor, which owns the VM's shutdown; this process
-        // waits for it either way.
-        ::signal(SIGINT, SIG_IGN);
-        int wait = 0;
-        while (::waitpid(child, &wait, 0) < 0 && errno == EINTR) {
-        }
-        ::signal(SIGINT, SIG_DFL);
-        ::unlink(pidFile.c_str());
-        status = WIFEXITED(wait) ? WEXITSTATUS(wait) : 128 + WTERMSIG(wait);
+    console::SupervisedVm supervised{store.root(), name, dir, argv, o.remove, !o.detach};
+    console::Supervisor supervisor = console::Supervisor::start(supervised);
+    if (o.detach) {
+        std::cout << name << "\n";
+        return 0;
     }
-    std::cerr << "ingot: " << name << " stopped (status " << status << ")";
-    if (o.remove) {
-        store.removeVm(name);
-        std::cerr << "; removed";
+    int socket = console::connectConsole(dir, name);
+    std::cerr << "ingot: attached to " << name << "'s console; Ctrl-] detaches\n";
+    // A signal here (Ctrl-C when stdin is not a terminal, a kill) stops the clone the way
+    // `ingot stop` does; the console goes on until the monitor has exited.
+    auto end = console::attachConsole(socket, [&] {
+        if (int pid = store.state(name).monitorPid) ::kill(pid, SIGTERM);
+    });
+    if (end == console::AttachEnd::kDetached) {
+        std::cerr << "\ningot: detached from " << name << "; it runs on: `ingot console " << name
+                  << "` re-attaches, `ingot stop " << name << "` stops it\n";
+        return 0;
     }
-    std::cerr << "\n";
+    int status = supervisor.waitForExit();
+    std::cerr << "ingot: " << name << " stopped (status " << status << ")"
+              << (o.remove ? "; removed" : "") << "\n";
     return status;
 }
 
@@ -176,7 +173,13 @@ Verb addRunVerb(CLI::App& app) {
     cmd->add_option("--cpus", o->cpus, "vCPUs (default: the image's)")->check(CLI::Range(1u, 64u));
     cmd->add_option("--memory", o->memory, "memory, e.g. 512M or 2G (default: the image's)");
     cmd->add_flag("--rm", o->remove, "remove the clone when it stops");
-    cmd->add_option("--store", o->root, "the store (default: $XDG_DATA_HOME/ingot)");
+    cmd->add_flag("-d,--detach", o->detach,
+                  "run in the background and print the clone's name (`ingot console` attaches)");
+    cmd->add_flag("--allow-expired", o->allowExpired,
+                  "when pulling, accept an expired freshness document");
+    cmd->add_flag("--allow-rollback", o->allowRollback,
+                  "when pulling, accept a freshness document older than one seen before");
+    addStoreOption(cmd, o->root);
     cmd->add_option("--trust", o->trustFile,
                     "trust policy file (default: $XDG_CONFIG_HOME/ingot/trust.yaml)");
     return {cmd, [o] { return runRun(*o); }};
