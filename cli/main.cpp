@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "Verb.h"
@@ -10,34 +12,49 @@
 
 int main(int argc, char** argv) {
     using ingot::ExitStatus;
-    CLI::App app{"ingot: build, verify and run signed gold VM images"};
+    CLI::App app{"ingot: build, verify and run signed gold VM images", "ingot"};
     app.require_subcommand(1);
     app.footer(
+        "Run 'ingot COMMAND --help' for more information on a command.\n"
         "Exit status: 0 success; 2 usage or unreadable input; 3 image verification failed; "
         "5 internal error. See docs/cli.md.");
 
+    // Listed in this order, under these headings, as docker and podman group theirs: what a
+    // developer uses every day first.
     std::vector<ingot::cli::Verb> verbs = {
+        ingot::cli::addRunVerb(app),
+        ingot::cli::addPsVerb(app),
+        ingot::cli::addConsoleVerb(app),
+        ingot::cli::addLogsVerb(app),
+        ingot::cli::addStopVerb(app),
+        ingot::cli::addRmVerb(app),
+        ingot::cli::addImagesVerb(app),
+        ingot::cli::addPullVerb(app),
+        ingot::cli::addPushVerb(app),
+        ingot::cli::addPruneVerb(app),
         ingot::cli::addBuildVerb(app),
-        ingot::cli::addKeyGenVerb(app),
         ingot::cli::addVerifyVerb(app),
         ingot::cli::addInspectVerb(app),
+        ingot::cli::addKeyGenVerb(app),
+        ingot::cli::addTrustAddVerb(app),
+        ingot::cli::addSignTimestampVerb(app),
+        ingot::cli::addLoginVerb(app),
         ingot::cli::addRegistryServeVerb(app),
         ingot::cli::addRegistryGcVerb(app),
         ingot::cli::addRegistryPasswdVerb(app),
-        ingot::cli::addPushVerb(app),
-        ingot::cli::addPullVerb(app),
-        ingot::cli::addLoginVerb(app),
-        ingot::cli::addTrustAddVerb(app),
-        ingot::cli::addSignTimestampVerb(app),
-        ingot::cli::addImagesVerb(app),
-        ingot::cli::addPruneVerb(app),
-        ingot::cli::addRunVerb(app),
-        ingot::cli::addRmVerb(app),
-        ingot::cli::addPsVerb(app),
-        ingot::cli::addStopVerb(app),
-        ingot::cli::addLogsVerb(app),
-        ingot::cli::addConsoleVerb(app),
     };
+    const std::map<std::string, std::string> groups = {
+        {"run", "Clones"},     {"ps", "Clones"},      {"console", "Clones"},
+        {"logs", "Clones"},    {"stop", "Clones"},    {"rm", "Clones"},
+        {"images", "Images"},  {"pull", "Images"},    {"push", "Images"},
+        {"prune", "Images"},   {"build", "Images"},   {"verify", "Images"},
+        {"inspect", "Images"}, {"key", "Signing and trust"}, {"trust", "Signing and trust"},
+        {"sign-timestamp", "Signing and trust"},      {"login", "Registry"},
+        {"registry", "Registry"},
+    };
+    for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; }))
+        if (auto group = groups.find(command->get_name()); group != groups.end())
+            command->group(group->second);
 
     try {
         app.parse(argc, argv);

@@ -53,6 +53,11 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
     EXPECT_EQ(help.status, 0);
     EXPECT_NE(help.out.find("verify"), std::string::npos) << help.out;
     EXPECT_NE(help.out.find("Exit status"), std::string::npos) << help.out;
+    // docker's conventions: commands under headings, everyday ones first, and the pointer to
+    // per-command help.
+    EXPECT_LT(help.out.find("Clones:"), help.out.find("Images:")) << help.out;
+    EXPECT_LT(help.out.find("  run "), help.out.find("  build ")) << help.out;
+    EXPECT_NE(help.out.find("Run 'ingot COMMAND --help'"), std::string::npos) << help.out;
 }
 
 TEST_F(CliTest, KeyGenWritesAPrivateKeyPair) {
