@@ -75,6 +75,7 @@ Verb addPruneVerb(CLI::App& app);
 Verb addRunVerb(CLI::App& app);
 Verb addRmVerb(CLI::App& app);
 Verb addPsVerb(CLI::App& app);
+Verb addStartVerb(CLI::App& app);
 Verb addStopVerb(CLI::App& app);
 Verb addLogsVerb(CLI::App& app);
 Verb addConsoleVerb(CLI::App& app);

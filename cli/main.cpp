@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
         ingot::cli::addPsVerb(app),
         ingot::cli::addConsoleVerb(app),
         ingot::cli::addLogsVerb(app),
+        ingot::cli::addStartVerb(app),
         ingot::cli::addStopVerb(app),
         ingot::cli::addRmVerb(app),
         ingot::cli::addImagesVerb(app),
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
     };
     const std::map<std::string, std::string> groups = {
         {"run", "Clones"},     {"ps", "Clones"},      {"console", "Clones"},
-        {"logs", "Clones"},    {"stop", "Clones"},    {"rm", "Clones"},
+        {"logs", "Clones"},    {"start", "Clones"},   {"stop", "Clones"},    {"rm", "Clones"},
         {"images", "Images"},  {"pull", "Images"},    {"push", "Images"},
         {"prune", "Images"},   {"build", "Images"},   {"verify", "Images"},
         {"inspect", "Images"}, {"key", "Signing and trust"}, {"trust", "Signing and trust"},

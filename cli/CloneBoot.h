@@ -1,0 +1,32 @@
+// Booting a clone that is in the store, shared by `ingot run` (a new clone) and `ingot start`
+// (a stopped one): the image's signature checked again against the trust policy, ingot-vmm
+// through ingot-fw with the trusted key, under a supervisor (console/VmSupervisor.h), and this
+// terminal attached to its console unless detached.
+#pragma once
+
+#include <string>
+
+#include "TrustPolicy.h"
+#include "ingot/sign/Minisign.h"
+#include "ingot/store/Store.h"
+
+namespace ingot::cli {
+
+// The key that signed image `digest` in the store, after checking that signature again against
+// the trust policy: the store is a directory anyone with the user's rights can edit. `image` is
+// the reference it was pulled as. Throws kVerification with the `ingot trust add` that fixes it.
+sign::MinisignPublicKey trustedSigner(const store::Store& store, const std::string& digest,
+                                      const std::string& image,
+                                      const registry::TrustPolicy& trust);
+
+struct BootOptions {
+    bool detach = false;  // print the name and return once the monitor runs
+    bool remove = false;  // remove the clone when it stops
+};
+
+// Boots `vm` with `key` as the firmware's trusted key; returns the exit status: the monitor's
+// when attached until it stopped, 0 when detached.
+int bootClone(store::Store& store, const store::Vm& vm, const sign::MinisignPublicKey& key,
+              const BootOptions& options);
+
+}  // namespace ingot::cli
