@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "console/WriteAll.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/RawTerminal.h"
 
@@ -42,16 +43,6 @@ private:
     int fd_ = -1;
 };
 
-bool writeAll(int fd, const char* data, size_t size) {
-    while (size > 0) {
-        ssize_t n = ::write(fd, data, size);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        data += n;
-        size -= static_cast<size_t>(n);
-    }
-    return true;
-}
 
 }  // namespace
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "console/WriteAll.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/File.h"
 #include "ingot/oci/Manifests.h"
@@ -70,15 +71,6 @@ void setFlag(int fd, int flag) {
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | flag);
 }
 
-void writeAllTo(int fd, const char* data, size_t size) {
-    while (size > 0) {
-        ssize_t n = ::write(fd, data, size);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;  // a report nobody reads any more, or a full disk: the VM goes on
-        data += n;
-        size -= static_cast<size_t>(n);
-    }
-}
 
 // console.log, rotated at kConsoleLogLimit.
 class ConsoleLog {
@@ -94,7 +86,7 @@ public:
             ::unlink(path_.c_str());
             open();
         }
-        writeAllTo(fd_, data, size);
+        writeAll(fd_, data, size);
         size_ += size;
     }
 
@@ -125,7 +117,7 @@ private:
     args.push_back(nullptr);
     ::execv(args[0], args.data());
     std::string message = "ingot: cannot run " + argv[0] + ": " + std::strerror(errno) + "\r\n";
-    writeAllTo(STDERR_FILENO, message.data(), message.size());
+    writeAll(STDERR_FILENO, message.data(), message.size());
     ::_exit(127);
 }
 
@@ -206,7 +198,7 @@ void relay(int master, int listener, ConsoleLog& log, const std::vector<int>& at
         ::fcntl(c.fd, F_SETFL, ::fcntl(c.fd, F_GETFL) & ~O_NONBLOCK);
         timeval limit{2, 0};  // a client that stopped reading does not hold the lease
         ::setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-        writeAllTo(c.fd, c.pending.data(), c.pending.size());
+        writeAll(c.fd, c.pending.data(), c.pending.size());
         ::close(c.fd);
     }
 }
@@ -251,7 +243,7 @@ int supervise(const SupervisedVm& vm, int report) {
 
             int first = -1;
             if (vm.waitForAttach) {
-                writeAllTo(report, "ok\n", 3);
+                writeAll(report, "ok\n", 3);
                 pollfd wait{listener, POLLIN, 0};
                 if (::poll(&wait, 1, kAttachTimeoutMs) <= 0)
                     throw Error("nobody attached to " + vm.name + " within 30 s");
@@ -264,7 +256,7 @@ int supervise(const SupervisedVm& vm, int report) {
             if (monitor == 0) execMonitor(vm.argv, terminal);
             ::close(terminal);
             writeFileAtomically(monitorPid, std::to_string(monitor) + "\n");
-            if (!vm.waitForAttach) writeAllTo(report, "ok\n", 3);
+            if (!vm.waitForAttach) writeAll(report, "ok\n", 3);
             std::vector<int> clients;
             if (first >= 0) {
                 setFlag(first, O_NONBLOCK);
@@ -278,7 +270,7 @@ int supervise(const SupervisedVm& vm, int report) {
             ::unlink(monitorPid.c_str());
         } catch (const std::exception& e) {
             std::string message = std::string(e.what()) + "\n";
-            writeAllTo(report, message.data(), message.size());
+            writeAll(report, message.data(), message.size());
             if (monitor > 0) ::kill(monitor, SIGKILL);
             return 1;
         }
@@ -293,7 +285,7 @@ int supervise(const SupervisedVm& vm, int report) {
         }
     }
     std::string exit = "exit " + std::to_string(status) + "\n";
-    writeAllTo(report, exit.data(), exit.size());
+    writeAll(report, exit.data(), exit.size());
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "Verb.h"
 #include "console/VmSupervisor.h"
+#include "console/WriteAll.h"
 #include "ingot/core/Error.h"
 #include "ingot/store/Store.h"
 
@@ -31,12 +32,8 @@ void copyToStdout(int fd) {
         ssize_t n = ::read(fd, buffer.data(), buffer.size());
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return;
-        for (ssize_t done = 0; done < n;) {
-            ssize_t w = ::write(STDOUT_FILENO, buffer.data() + done, static_cast<size_t>(n - done));
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) throw Error("cannot write to stdout", ExitStatus::kInternal);
-            done += w;
-        }
+        if (!console::writeAll(STDOUT_FILENO, buffer.data(), static_cast<size_t>(n)))
+            throw Error("cannot write to stdout", ExitStatus::kInternal);
     }
 }
 
