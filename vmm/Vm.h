@@ -11,6 +11,7 @@
 #include "acpi/AcpiTables.h"
 #include "devices/BootProgress.h"
 #include "devices/IoBus.h"
+#include "devices/legacy/I8042.h"
 #include "devices/legacy/Uart16550.h"
 #include "devices/virtio/RawFileBackend.h"
 #include "devices/virtio/VirtioBlk.h"
@@ -35,6 +36,9 @@ public:
     int run();
     VmLifecycle& lifecycle() { return lifecycle_; }
     Uart16550& console() { return *uart_; }
+    // Asks the guest to shut down the way a person at its keyboard would: Ctrl+Alt+Del. False
+    // when the guest has no keyboard driver listening (yet), so the request went nowhere.
+    bool requestGuestShutdown() { return i8042_->pressCtrlAltDel(); }
     // The stats document `--stats-json` writes.
     std::string statsJson() const;
 
@@ -68,6 +72,7 @@ private:
     IoBus mmio_;
     std::vector<std::unique_ptr<InterruptLine>> irqLines_;
     std::shared_ptr<Uart16550> uart_;
+    std::shared_ptr<I8042> i8042_;
     std::shared_ptr<BootProgress> bootProgress_;
     // Opened before KVM so a bad --disk is a usage error (2), not hidden behind no KVM (4).
     std::vector<std::unique_ptr<virtio::BlockBackend>> diskBackends_;

@@ -123,14 +123,12 @@ int main(int argc, char** argv) {
         return static_cast<int>(ExitStatus::kUsage);
     }
 
-    // SIGTERM and SIGINT stop the VM through the lifecycle, from a thread of their own; every
-    // other thread inherits the blocked mask.
-    sigset_t stopSignals;
-    sigemptyset(&stopSignals);
-    sigaddset(&stopSignals, SIGTERM);
-    sigaddset(&stopSignals, SIGINT);
-    sigaddset(&stopSignals, SIGHUP);
-    sigset_t blocked = stopSignals;
+    // SIGTERM, SIGINT and SIGHUP stop the VM through the lifecycle; SIGPWR asks the guest to shut
+    // itself down (Ctrl+Alt+Del on its keyboard). Both are handled on a thread of their own;
+    // every other thread inherits the blocked mask.
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPWR}) sigaddset(&blocked, sig);
     sigaddset(&blocked, SIGUSR2);  // wakes the signal thread at exit
     pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
     signal(SIGPIPE, SIG_IGN);
@@ -152,9 +150,19 @@ int main(int argc, char** argv) {
         Vm vm(config);
         SmallStackThread signalThread([&] {
             int sig = 0;
-            if (sigwait(&blocked, &sig) == 0 && sig != SIGUSR2)
-                vm.lifecycle().requestStop(StopReason::kSignal, 0,
-                                           std::string("stopped by ") + sigabbrev_np(sig));
+            while (sigwait(&blocked, &sig) == 0 && sig != SIGUSR2) {
+                if (sig == SIGPWR && vm.requestGuestShutdown()) {
+                    std::cerr << "ingot-vmm: asked the guest to shut down (Ctrl+Alt+Del)\n";
+                    continue;
+                }
+                // A guest with no keyboard driver listening (still booting, or built without
+                // one) cannot be asked, so SIGPWR stops the VM as SIGTERM does.
+                vm.lifecycle().requestStop(
+                    StopReason::kSignal, 0,
+                    sig == SIGPWR ? "SIGPWR, and the guest's keyboard driver is not listening"
+                                  : std::string("stopped by SIG") + sigabbrev_np(sig));
+                return;
+            }
         });
         int status;
         {

@@ -1,5 +1,8 @@
-// ingot stop NAME... [--time SECONDS]: stop running clones — SIGTERM to the monitor, which stops
-// the vCPUs and flushes and closes the disks, then SIGKILL when it has not exited in time.
+// ingot stop NAME... [--time SECONDS]: stop running clones as a person at the console would. The
+// guest is asked first (SIGPWR: the monitor presses Ctrl+Alt+Del on its keyboard, and the guest's
+// init shuts down and writes back what it cached); a guest that has not gone in time gets its
+// monitor stopped (SIGTERM: the vCPUs stop, the disks are flushed and closed), and a monitor that
+// does not end is killed.
 #include <signal.h>
 
 #include <chrono>
@@ -34,6 +37,10 @@ bool waitStopped(const store::Store& store, const std::string& name,
     return true;
 }
 
+// A monitor stops its vCPUs and closes its disks in well under a second; this is slack for a host
+// under load.
+constexpr std::chrono::seconds kMonitorGrace{10};
+
 void stopOne(const store::Store& store, const std::string& name, unsigned seconds) {
     store.vm(name);  // a clear error for a name that is no clone
     store::VmState state = store.state(name);
@@ -42,11 +49,18 @@ void stopOne(const store::Store& store, const std::string& name, unsigned second
         throw Error(name + " is running, but not under a supervisor that `ingot stop` knows; "
                            "stop it where it was started",
                     ExitStatus::kUsage);
-    ::kill(state.monitorPid, SIGTERM);
-    if (waitStopped(store, name, std::chrono::seconds(seconds))) return;
-    std::cerr << "ingot: " << name << " did not stop in " << seconds << " s; killing it\n";
+    if (seconds > 0) {
+        ::kill(state.monitorPid, SIGPWR);
+        if (waitStopped(store, name, std::chrono::seconds(seconds))) return;
+        std::cerr << "ingot: " << name << " did not shut down in " << seconds
+                  << " s; stopping its monitor\n";
+    }
+    if (int pid = store.state(name).monitorPid) ::kill(pid, SIGTERM);
+    if (waitStopped(store, name, kMonitorGrace)) return;
+    std::cerr << "ingot: the monitor of " << name << " did not stop in "
+              << kMonitorGrace.count() << " s; killing it\n";
     if (int pid = store.state(name).monitorPid) ::kill(pid, SIGKILL);
-    if (!waitStopped(store, name, std::chrono::seconds(10)))
+    if (!waitStopped(store, name, kMonitorGrace))
         throw Error(name + " is still running after SIGKILL", ExitStatus::kInternal);
 }
 
@@ -62,7 +76,8 @@ Verb addStopVerb(CLI::App& app) {
     auto o = std::make_shared<StopOptions>();
     CLI::App* cmd = app.add_subcommand("stop", "stop running clones");
     cmd->add_option("NAME", o->names, "clone names")->required();
-    cmd->add_option("-t,--time", o->seconds, "seconds to wait before killing the monitor")
+    cmd->add_option("-t,--time", o->seconds, "seconds the guest has to shut down before its monitor is stopped "
+                    "(0: stop the monitor at once)")
         ->check(CLI::Range(0u, 3600u));
     addStoreOption(cmd, o->root);
     return {cmd, [o] { return runStop(*o); }};

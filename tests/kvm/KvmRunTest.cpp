@@ -1,8 +1,8 @@
 // `ingot run` end to end on the gold image `ingot build` made (the tests/build fixture), inside
 // the rig: a foreground clone, then three detached clones of one image at once, each writing its
-// own file through `ingot console` and seeing only its own, `ingot logs` and `ingot stop`; the
-// base disk never changes, `ingot rm` leaves nothing behind, and an untrusted key or a tampered chunk
-// in the store is refused before anything boots.
+// own file through `ingot console` and seeing only its own, `ingot logs` and `ingot stop` (a clean
+// shutdown by the guest); the base disk never changes, `ingot rm` leaves nothing behind, and an
+// untrusted key or a tampered chunk in the store is refused before anything boots.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -131,8 +131,13 @@ TEST_F(KvmRun, ClonesOfOneImageSeeOnlyTheirOwnWrites) {
     }
     auto logs = ingot({"logs", "three"});
     EXPECT_NE(logs.output.find("ingot-fw: verified"), std::string::npos) << logs.output;
+    // `ingot stop` asks each guest (Ctrl+Alt+Del), and the minimal image's init shuts down: no
+    // clone needs its monitor stopped for it.
     auto stopped = ingot({"stop", "two", "three", "four"});
     EXPECT_EQ(stopped.exitStatus, 0) << stopped.output;
+    EXPECT_EQ(stopped.output.find("did not shut down"), std::string::npos) << stopped.output;
+    for (const auto& name : three)
+        EXPECT_NE(log(name).find("ingot-minimal: shutting down"), std::string::npos) << log(name);
     EXPECT_EQ(fileSha256(base), baseSum);
 
     // A name in use is refused before anything boots.

@@ -85,8 +85,9 @@ constexpr uint32_t kHardwareReducedAcpi = 1u << 20;
 
 // IA-PC boot architecture flags, chosen by what Linux does with them (arch/x86/kernel/acpi/
 // boot.c, acpi_parse_fadt, and drivers/acpi/pci_*):
-// - bit 1 "8042" stays clear: from FADT revision 2 on, Linux then marks the i8042 absent and does
-//   not probe ports 0x60/0x64, which ingot does not emulate;
+// - bit 1 "8042" is set: the keyboard controller at ports 0x60/0x64 is how `ingot stop` sends
+//   Ctrl+Alt+Del. Linux finds no PNP0303 in the DSDT and, with this bit, probes the ports
+//   directly; with it clear (from FADT revision 2 on) it would mark the i8042 absent;
 // - bit 5 "CMOS RTC not present" is set: Linux then registers no rtc_cmos device and never
 //   touches ports 0x70/0x71 (kvmclock gives the guest its time);
 // - bit 2 "VGA not present" is set: there is no VGA, so nothing pokes the legacy VGA ranges;
@@ -94,6 +95,7 @@ constexpr uint32_t kHardwareReducedAcpi = 1u << 20;
 //   IO-APIC pin, so telling the guest not to try MSI is the truth;
 // - bit 0 "legacy devices" stays clear: Linux only uses it to skip PnP BIOS probing, and COM1 is
 //   enumerated through the DSDT anyway.
+constexpr uint16_t k8042Present = 1u << 1;
 constexpr uint16_t kVgaNotPresent = 1u << 2;
 constexpr uint16_t kMsiNotSupported = 1u << 3;
 constexpr uint16_t kCmosRtcNotPresent = 1u << 5;
@@ -319,7 +321,8 @@ Bytes buildFadt(const AcpiLayout& layout, uint64_t dsdtAddress) {
     put32(table, fadt::kDsdt, static_cast<uint32_t>(dsdtAddress));
     put64(table, fadt::kXDsdt, dsdtAddress);
     put16(table, fadt::kIapcBootArch,
-          fadt::kVgaNotPresent | fadt::kMsiNotSupported | fadt::kCmosRtcNotPresent);
+          fadt::k8042Present | fadt::kVgaNotPresent | fadt::kMsiNotSupported |
+              fadt::kCmosRtcNotPresent);
     put32(
         table, fadt::kFlags,
         fadt::kHardwareReducedAcpi | fadt::kResetRegSupported | fadt::kPowerButtonIsControlMethod);

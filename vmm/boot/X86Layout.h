@@ -28,6 +28,7 @@ constexpr uint64_t kKernelLoad = 0x100000;
 // Legacy I/O ports and IRQs the monitor's devices answer.
 constexpr uint16_t kCom1Port = 0x3f8;
 constexpr uint8_t kCom1Irq = 4;
+constexpr uint8_t kKeyboardIrq = 1;  // the i8042's keyboard, ISA IRQ 1
 constexpr uint16_t kI8042DataPort = 0x60;
 constexpr uint16_t kI8042CommandPort = 0x64;
 constexpr uint16_t kDebugExitPort = 0xf4;

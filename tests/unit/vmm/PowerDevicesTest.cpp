@@ -10,7 +10,6 @@
 #include "devices/DebugExit.h"
 #include "devices/IoDevice.h"
 #include "devices/PvPanic.h"
-#include "devices/legacy/I8042.h"
 #include "devices/power/AcpiPowerControl.h"
 
 namespace ingot::vmm {
@@ -104,31 +103,6 @@ TEST(DebugExit, ReadsReturnZero) {
     DebugExit dev(life);
     EXPECT_EQ(in8(dev, 0), 0);
     EXPECT_FALSE(life.stopping());
-}
-
-// --- i8042 -------------------------------------------------------------------------------------
-
-TEST(I8042, PulseResetCommandReboots) {
-    VmLifecycle life;
-    I8042 dev(life);
-    out8(dev, 4, 0xfe);
-    EXPECT_EQ(life.reason(), StopReason::kReboot);
-    EXPECT_EQ(life.exitStatus(), 0);
-}
-
-TEST(I8042, OtherCommandsAndPortsAreIgnored) {
-    VmLifecycle life;
-    I8042 dev(life);
-    for (uint8_t cmd : {0xaa, 0xad, 0xd1, 0xff, 0x00}) out8(dev, 4, cmd);
-    out8(dev, 0, 0xfe);  // the data port
-    EXPECT_FALSE(life.stopping());
-}
-
-TEST(I8042, ReadsReturnZero) {
-    VmLifecycle life;
-    I8042 dev(life);
-    EXPECT_EQ(in8(dev, 0), 0);
-    EXPECT_EQ(in8(dev, 4), 0);  // status: buffers empty
 }
 
 // --- ACPI power controls -----------------------------------------------------------------------
