@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <utility>
 #include <iostream>
 #include <vector>
 
@@ -34,9 +35,8 @@ std::string findTool(const char* variable, const std::vector<std::string>& candi
 
 }  // namespace
 
-sign::MinisignPublicKey trustedSigner(const store::Store& store, const std::string& digest,
-                                      const std::string& imageName,
-                                      const registry::TrustPolicy& trust) {
+TrustedImage trustedImage(const store::Store& store, const std::string& digest,
+                          const std::string& imageName, const registry::TrustPolicy& trust) {
     const registry::Reference ref = registry::parseReference(imageName);
     oci::LayoutImage image = oci::readImage(store.root(), digest);
     const std::string minisig = oci::readSignature(store.root(), digest);
@@ -44,7 +44,7 @@ sign::MinisignPublicKey trustedSigner(const store::Store& store, const std::stri
     for (const auto& key : trust.keysFor(ref.location())) {
         if (!info.keyId || key.keyId != *info.keyId) continue;
         sign::verifyMinisign(key, image.manifestJson, minisig, ref.str() + " signature");
-        return key;
+        return {std::move(image), key};
     }
     throw Error(ref.str() + " is not signed by a trusted key (the signature's key id is " +
                     (info.keyId ? sign::formatKeyId(*info.keyId) : std::string("unknown")) +
@@ -70,6 +70,10 @@ int bootClone(store::Store& store, const store::Vm& vm, const sign::MinisignPubl
                                      "--cpus", std::to_string(vm.cpus),
                                      "--memory", std::to_string(vm.memoryBytes >> 20) + "M",
                                      "--rng"};
+    if (!options.statsJson.empty()) {
+        argv.push_back("--stats-json");
+        argv.push_back(fs::absolute(options.statsJson).string());  // the supervisor may chdir
+    }
     std::cerr << "ingot: " << name << ": a clone of " << vm.image << " ("
               << vm.digest.substr(0, 19) << "…, signed by " << sign::formatKeyId(key.keyId)
               << "), " << vm.cpus << " vCPU(s), " << formatSize(vm.memoryBytes) << "\n";

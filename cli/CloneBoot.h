@@ -7,21 +7,27 @@
 #include <string>
 
 #include "TrustPolicy.h"
+#include "ingot/oci/Layout.h"
 #include "ingot/sign/Minisign.h"
 #include "ingot/store/Store.h"
 
 namespace ingot::cli {
 
-// The key that signed image `digest` in the store, after checking that signature again against
-// the trust policy: the store is a directory anyone with the user's rights can edit. `image` is
-// the reference it was pulled as. Throws kVerification with the `ingot trust add` that fixes it.
-sign::MinisignPublicKey trustedSigner(const store::Store& store, const std::string& digest,
-                                      const std::string& image,
-                                      const registry::TrustPolicy& trust);
+// Image `digest` in the store and the key that signed it, after checking that signature again
+// against the trust policy: the store is a directory anyone with the user's rights can edit.
+// `image` is the reference it was pulled as. Throws kVerification with the `ingot trust add`
+// that fixes it.
+struct TrustedImage {
+    oci::LayoutImage image;
+    sign::MinisignPublicKey key;
+};
+TrustedImage trustedImage(const store::Store& store, const std::string& digest,
+                          const std::string& image, const registry::TrustPolicy& trust);
 
 struct BootOptions {
     bool detach = false;  // print the name and return once the monitor runs
     bool remove = false;  // remove the clone when it stops
+    std::string statsJson;  // the monitor's --stats-json, when not empty
 };
 
 // Boots `vm` with `key` as the firmware's trusted key; returns the exit status: the monitor's

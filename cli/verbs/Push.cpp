@@ -1,9 +1,10 @@
-// ingot push LAYOUT[:TAG] REF: an image from an OCI layout (what `ingot build` writes) to a
+// ingot push DIR[:TAG] REF: an image from an OCI layout (what `ingot build` writes) to a
 // registry, with its signature.
 #include <iostream>
 #include <memory>
 #include <string>
 
+#include "LocalLayout.h"
 #include "Transfer.h"
 #include "Verb.h"
 #include "ingot/core/Error.h"
@@ -20,23 +21,15 @@ struct PushOptions {
     bool insecure = false;
 };
 
-// "DIR:TAG" or "DIR" (tag "latest").
-std::pair<std::string, std::string> splitLayout(const std::string& text) {
-    auto colon = text.rfind(':');
-    if (colon == std::string::npos || text.find('/', colon) != std::string::npos)
-        return {text, "latest"};
-    return {text.substr(0, colon), text.substr(colon + 1)};
-}
-
 int runPush(const PushOptions& o) {
-    auto [layout, tag] = splitLayout(o.source);
+    const LayoutPath layout = parseLayoutPath(o.source);
     registry::Reference target = registry::parseReference(o.target);
     registry::TransferOptions options;
     options.parallel = o.parallel;
     if (o.plainHttp) options.session.plainHttp = true;
     options.session.verifyTls = !o.insecure;
     registry::Credentials credentials;
-    auto report = registry::pushImage(layout, tag, target, credentials.find(target.registry), options);
+    auto report = registry::pushImage(layout.dir, layout.tag, target, credentials.find(target.registry), options);
     std::cout << "pushed " << target.str() << "@" << report.digest << ": " << report.blobs
               << " blobs, " << report.blobsSkipped << " already there, "
               << formatSize(report.bytesUploaded)
@@ -49,7 +42,8 @@ int runPush(const PushOptions& o) {
 Verb addPushVerb(CLI::App& app) {
     auto o = std::make_shared<PushOptions>();
     CLI::App* cmd = app.add_subcommand("push", "push an image and its signature to a registry");
-    cmd->add_option("LAYOUT", o->source, "OCI layout directory, optionally :TAG (default latest)")
+    cmd->add_option("LAYOUT", o->source, "DIR[:TAG]: the OCI layout `ingot build -o DIR` wrote (DIR or DIR/oci); "
+                    "TAG may be left out when it holds one image")
         ->required();
     cmd->add_option("REF", o->target, "REGISTRY/REPOSITORY:TAG, e.g. localhost:5000/gold/debian:12")
         ->required();

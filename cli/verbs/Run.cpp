@@ -1,5 +1,8 @@
-// ingot run REF [--name N] [--cpus N] [--memory SIZE] [--rm] [-d]: a private clone of a gold
-// image (pulled when missing), booted as CloneBoot.h says (docs/cli.md).
+// ingot run REF|PATH [--name N] [--cpus N] [--memory SIZE] [--rm] [-d]: a private clone of a gold
+// image (pulled when missing, or imported from a local layout), booted as CloneBoot.h says
+// (docs/cli.md).
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -10,6 +13,7 @@
 
 #include "Reference.h"
 #include "CloneBoot.h"
+#include "LocalLayout.h"
 #include "Transfer.h"
 #include "TrustPolicy.h"
 #include "Verb.h"
@@ -37,7 +41,31 @@ struct RunOptions {
     bool allowRollback = false;
     std::string root;
     std::string trustFile;
+    std::string statsJson;
 };
+
+int64_t monotonicNs() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+void pullIfMissing(store::Store& store, const std::string& imageName,
+                   const registry::TrustPolicy& trust, const RunOptions& o) {
+    try {
+        store.resolve(imageName);
+        return;
+    } catch (const Error&) {
+    }
+    std::cerr << "ingot: " << imageName << " is not in the store; pulling it\n";
+    store::StoreLock lock(store.root(), store::StoreLock::Mode::kShared);
+    registry::TransferOptions transfer;
+    transfer.freshness = {o.allowRollback, o.allowExpired};
+    registry::Credentials credentials;
+    const registry::Reference ref = registry::parseReference(imageName);
+    registry::pullImage(ref, store.root(), imageName, trust, credentials.find(ref.registry),
+                        transfer);
+}
 
 std::string generatedName(const registry::Reference& ref) {
     std::string base = ref.repository.substr(ref.repository.rfind('/') + 1);
@@ -49,37 +77,32 @@ std::string generatedName(const registry::Reference& ref) {
 }
 
 int runRun(const RunOptions& o) {
-    registry::Reference ref = registry::parseReference(o.image);
     store::Store store(o.root.empty() ? store::defaultRoot() : o.root);
-    const std::string imageName = ref.str();
     auto trust = registry::TrustPolicy::load(o.trustFile);
+    std::string imageName;
+    if (isLayoutPath(o.image)) {
+        imageName = importLayout(store, parseLayoutPath(o.image));
+        std::cerr << "ingot: " << o.image << " is " << imageName << " in the store\n";
+    } else {
+        imageName = registry::parseReference(o.image).str();
+        pullIfMissing(store, imageName, trust, o);
+    }
+    const registry::Reference ref = registry::parseReference(imageName);
 
-    bool present = true;
-    try {
-        store.resolve(imageName);
-    } catch (const Error&) {
-        present = false;
-    }
-    if (!present) {
-        std::cerr << "ingot: " << imageName << " is not in the store; pulling it\n";
-        store::StoreLock lock(store.root(), store::StoreLock::Mode::kShared);
-        registry::TransferOptions transfer;
-        transfer.freshness = {o.allowRollback, o.allowExpired};
-        registry::Credentials credentials;
-        registry::pullImage(ref, store.root(), imageName, trust,
-                            credentials.find(ref.registry), transfer);
-    }
     const std::string digest = store.resolve(imageName);
-    const sign::MinisignPublicKey key = trustedSigner(store, digest, imageName, trust);
-    const image::Manifest manifest =
-        image::parseManifest(oci::readImage(store.root(), digest).manifestJson, imageName);
+    const TrustedImage trusted = trustedImage(store, digest, imageName, trust);
+    const image::Manifest manifest = image::parseManifest(trusted.image.manifestJson, imageName);
+    const int64_t verifiedNs = monotonicNs();
 
     const std::string name = o.name.empty() ? generatedName(ref) : o.name;
     const unsigned cpus = o.cpus.value_or(static_cast<unsigned>(manifest.defaults.cpus));
     const uint64_t memory =
         o.memory.empty() ? manifest.defaults.memoryMiB << 20 : parseSize(o.memory);
     const store::Vm vm = store.createVm(name, imageName, cpus, memory);
-    return bootClone(store, vm, key, {o.detach, o.remove});
+    if (!o.statsJson.empty())
+        std::cerr << "ingot: stages (CLOCK_MONOTONIC ns): verified=" << verifiedNs
+                  << " cloned=" << monotonicNs() << "\n";
+    return bootClone(store, vm, trusted.key, {o.detach, o.remove, o.statsJson});
 }
 
 }  // namespace
@@ -88,7 +111,9 @@ Verb addRunVerb(CLI::App& app) {
     auto o = std::make_shared<RunOptions>();
     CLI::App* cmd = app.add_subcommand(
         "run", "boot a private copy-on-write clone of an image (pulled if not in the store)");
-    cmd->add_option("IMAGE", o->image, "REGISTRY/REPOSITORY[:TAG], e.g. localhost:5000/gold/debian:12")
+    cmd->add_option("IMAGE", o->image,
+                    "REGISTRY/REPOSITORY[:TAG], e.g. localhost:5000/gold/debian:12, or the "
+                    "path of a local image, DIR[:TAG] (what `ingot build -o DIR` wrote)")
         ->required();
     cmd->add_option("--name", o->name, "the clone's name (default: the repository's last part "
                                        "and four random hex digits)");
@@ -97,6 +122,9 @@ Verb addRunVerb(CLI::App& app) {
     cmd->add_flag("--rm", o->remove, "remove the clone when it stops");
     cmd->add_flag("-d,--detach", o->detach,
                   "run in the background and print the clone's name (`ingot console` attaches)");
+    cmd->add_option("--stats-json", o->statsJson,
+                    "have the monitor write its stats here when the clone stops (docs/vmm.md), "
+                    "and print when the image was verified and the clone made");
     cmd->add_flag("--allow-expired", o->allowExpired,
                   "when pulling, accept an expired freshness document");
     cmd->add_flag("--allow-rollback", o->allowRollback,

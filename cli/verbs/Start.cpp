@@ -24,8 +24,8 @@ int runStart(const StartOptions& o) {
         throw Error(o.name + " is running already (`ingot console " + o.name + "` attaches)",
                     ExitStatus::kUsage);
     const auto trust = registry::TrustPolicy::load(o.trustFile);
-    const auto key = trustedSigner(store, vm.digest, vm.image, trust);
-    return bootClone(store, vm, key, {!o.attach, false});
+    const auto trusted = trustedImage(store, vm.digest, vm.image, trust);
+    return bootClone(store, vm, trusted.key, {!o.attach, false, {}});
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "CliTestSupport.h"
 #include "ingot/image/ImageReader.h"
+#include "ingot/oci/Layout.h"
 
 #ifndef INGOT_CLI
 #error "INGOT_CLI must name the ingot binary (tests/unit/cli/CMakeLists.txt)"
@@ -234,6 +235,34 @@ TEST_F(CliTest, InspectRefusesMalformedImages) {
     EXPECT_EQ(garbage.status, 3);
     EXPECT_NE(garbage.err.find("protective MBR"), std::string::npos) << garbage.err;
     EXPECT_EQ(ingot("inspect missing.img").status, 2);
+}
+
+// `ingot run PATH` (a layout `ingot build -o` wrote) says what is wrong before anything boots.
+TEST_F(CliTest, RunOfAPathNamesWhatIsWrongWithIt) {
+    CommandResult none = ingot("run ./nothing --store store");
+    EXPECT_EQ(none.status, 2) << none.err;
+    EXPECT_NE(none.err.find("./nothing is not an OCI layout"), std::string::npos) << none.err;
+
+    makeImage();
+    fs::create_directories(dir_.file("out/oci"));
+    for (const char* tag : {"1", "2"})
+        oci::writeImageToLayout(dir_.file("out/oci"), dir_.file("disk.img"),
+                                written_.manifestText, written_.signature, tag);
+    CommandResult two = ingot("run ./out --store store");
+    EXPECT_EQ(two.status, 2) << two.err;
+    EXPECT_NE(two.err.find("holds 2 image tags (1, 2); name one as ./out/oci:TAG"),
+              std::string::npos)
+        << two.err;
+
+    // Named, it is imported under local/NAME:TAG and then refused: no key is trusted for it.
+    writeText(dir_.file("trust.yaml"), "trust: []\n");
+    CommandResult untrusted = ingot("run ./out:2 --store store --trust trust.yaml");
+    EXPECT_EQ(untrusted.status, 3) << untrusted.err;
+    const std::string local = "local/" + written_.manifest.name;
+    EXPECT_NE(untrusted.err.find("is " + local + ":2 in the store"), std::string::npos)
+        << untrusted.err;
+    EXPECT_NE(untrusted.err.find("ingot trust add KEY.pub --for " + local), std::string::npos)
+        << untrusted.err;
 }
 
 }  // namespace
