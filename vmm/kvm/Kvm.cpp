@@ -6,11 +6,33 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
 
 #include "ingot/core/Error.h"
 #include "KvmAbi.h"
 
 namespace ingot::vmm {
+namespace {
+
+// Whether the CPU shows hardware virtualization (a "vmx" or "svm" flag in /proc/cpuinfo). A
+// software KVM such as kvm-pvm offers /dev/kvm without it and runs only guest kernels built for
+// it; Debian's kernel and ingot-fw spin there instead of failing, so this is checked up front.
+bool cpuHasHardwareVirtualization() {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(cpuinfo, line)) {
+        if (line.rfind("flags", 0) != 0) continue;
+        std::istringstream words(line.substr(line.find(':') + 1));
+        for (std::string w; words >> w;)
+            if (w == "vmx" || w == "svm") return true;
+        return false;
+    }
+    return true;  // no flags line (not x86 /proc): let KVM itself decide
+}
+
+}  // namespace
 
 KvmSystem::KvmSystem(const char* path) {
     int fd = ::open(path, O_RDWR | O_CLOEXEC);
@@ -24,6 +46,12 @@ KvmSystem::KvmSystem(const char* path) {
                     ExitStatus::kNoKvm);
     }
     fd_ = FileDescriptor(fd);
+    if (!cpuHasHardwareVirtualization())
+        throw Error(std::string(path) +
+                        " is a KVM without hardware virtualization (no vmx or svm flag in "
+                        "/proc/cpuinfo; kvm-pvm?), which runs only guests built for it: run "
+                        "inside the test rig, tests/rig/rig-run",
+                    ExitStatus::kNoKvm);
     int version = ::ioctl(fd, KVM_GET_API_VERSION, 0);
     if (version != KVM_API_VERSION)
         throw Error("KVM API version " + std::to_string(version) + " is not the expected " +
