@@ -86,8 +86,8 @@ constexpr uint32_t kHardwareReducedAcpi = 1u << 20;
 // IA-PC boot architecture flags, chosen by what Linux does with them (arch/x86/kernel/acpi/
 // boot.c, acpi_parse_fadt, and drivers/acpi/pci_*):
 // - bit 1 "8042" is set: the keyboard controller at ports 0x60/0x64 is how `ingot stop` sends
-//   Ctrl+Alt+Del. Linux finds no PNP0303 in the DSDT and, with this bit, probes the ports
-//   directly; with it clear (from FADT revision 2 on) it would mark the i8042 absent;
+//   Ctrl+Alt+Del (the DSDT describes it as PNP0303, which is how Linux finds it; with this bit
+//   clear, from FADT revision 2 on, Linux would also mark the i8042 absent);
 // - bit 5 "CMOS RTC not present" is set: Linux then registers no rtc_cmos device and never
 //   touches ports 0x70/0x71 (kvmclock gives the guest its time);
 // - bit 2 "VGA not present" is set: there is no VGA, so nothing pokes the legacy VGA ranges;
@@ -134,6 +134,11 @@ constexpr uint32_t kPitGsi = 2;
 constexpr uint16_t kCom1Port = layout::kCom1Port;
 constexpr uint8_t kCom1PortCount = 8;
 constexpr uint8_t kCom1IsaIrq = layout::kCom1Irq;
+
+// The i8042 and its keyboard (ingot stop's Ctrl+Alt+Del).
+constexpr uint16_t kI8042DataPort = layout::kI8042DataPort;
+constexpr uint16_t kI8042CommandPort = layout::kI8042CommandPort;
+constexpr uint8_t kKeyboardIsaIrq = layout::kKeyboardIrq;
 
 void put8(Bytes& table, size_t offset, uint8_t value) {
     table.at(offset) = value;
@@ -218,10 +223,12 @@ void validateLayout(const AcpiLayout& layout) {
             rejectLayout(which + " uses GSI " + std::to_string(device.gsi) +
                          ", but the IO-APIC only has GSIs 0.." +
                          std::to_string(kIoApicPinCount - 1));
-        // GSI 2 carries the PIT and GSI 4 COM1; GSI 0 has no ISA line once IRQ 0 is moved to pin 2.
-        if (device.gsi == 0 || device.gsi == kPitGsi || device.gsi == kCom1IsaIrq)
+        // GSI 1 carries the keyboard, 2 the PIT and 4 COM1; GSI 0 has no ISA line once IRQ 0 is
+        // moved to pin 2.
+        if (device.gsi == 0 || device.gsi == kKeyboardIsaIrq || device.gsi == kPitGsi ||
+            device.gsi == kCom1IsaIrq)
             rejectLayout(which + " uses GSI " + std::to_string(device.gsi) +
-                         ", which is reserved for the PIT and COM1 (0, 2 and 4)");
+                         ", which is reserved for the PIT, the keyboard and COM1 (0, 1, 2 and 4)");
         for (size_t j = 0; j < i; ++j) {
             const auto& other = devices[j];
             if (other.gsi == device.gsi)
@@ -246,6 +253,17 @@ Bytes buildDsdt(const AcpiLayout& layout) {
                                       name("_CRS", ResourceTemplate()
                                                        .io(kCom1Port, kCom1Port, 1, kCom1PortCount)
                                                        .irqNoFlags(kCom1IsaIrq)
+                                                       .toBuffer())}));
+    // The keyboard controller as PC firmware and QEMU describe it. Linux's i8042 driver finds
+    // it through PNP, and that is what maps ISA IRQ 1 to its IO-APIC pin: probed directly
+    // instead, on a hardware-reduced machine (no legacy PIC, so no legacy IRQs set up in
+    // advance), its request_irq(1) fails with EINVAL and the keyboard never appears (measured
+    // with Debian's 6.1 kernel).
+    devices.push_back(device("PS2K", {name("_HID", eisaId("PNP0303")),
+                                      name("_CRS", ResourceTemplate()
+                                                       .io(kI8042DataPort, kI8042DataPort, 1, 1)
+                                                       .io(kI8042CommandPort, kI8042CommandPort, 1, 1)
+                                                       .irqNoFlags(kKeyboardIsaIrq)
                                                        .toBuffer())}));
     if (layout.pvpanicPort)
         devices.push_back(device(

@@ -150,6 +150,9 @@ TEST_F(AcpicaInterop, IaslDisassemblesTheDsdt) {
     expectContains(dsl, "Device (COM1) { Name (_HID, EisaId (\"PNP0501\")");
     expectContains(dsl, "IO (Decode16, 0x03F8, 0x03F8, 0x01, 0x08, )");
     expectContains(dsl, "IRQNoFlags () {4}");
+    expectContains(dsl, "Device (PS2K) { Name (_HID, EisaId (\"PNP0303\")");
+    expectContains(dsl, "IO (Decode16, 0x0064, 0x0064, 0x01, 0x01, )");
+    expectContains(dsl, "IRQNoFlags () {1}");
     const std::string virtio = "Name (_HID, \"LNRO0005\") Name (_UID, ";
     expectContains(dsl, "Device (VR00) { " + virtio + "Zero)");
     expectContains(dsl, "Device (VR01) { " + virtio + "One)");
@@ -208,13 +211,13 @@ TEST_F(AcpicaInterop, RecompiledDisassemblyIsByteIdentical) {
 TEST_F(AcpicaInterop, AcpiexecLoadsTheTablesAndDecodesEveryResource) {
     CommandResult result = run(
         directory_, "timeout 60 '" + acpiexec_ +
-                        "' -b 'resources \\_SB.COM1; resources \\_SB.VR00; resources \\_SB.VR01; "
+                        "' -b 'resources \\_SB.COM1; resources \\_SB.PS2K; resources \\_SB.VR00; resources \\_SB.VR01; "
                         "sleep 5' dsdt.dat facp.dat apic.dat </dev/null");
     ASSERT_EQ(result.exitStatus, 0) << result.output;
     std::string out = normalized(result.output);
     for (const char* complaint : {"ACPI Error", "ACPI Exception", "ACPI Warning"})
         EXPECT_EQ(out.find(complaint), std::string::npos) << out;
-    expectContains(out, "3 Devices");
+    expectContains(out, "4 Devices");
     expectField(out, "Address Minimum", "03F8");
     expectField(out, "Address Length", "08");
     expectField(out, "Interrupt List", "4");

@@ -207,6 +207,9 @@ INSTANTIATE_TEST_SUITE_P(CpuCounts, AcpiMadt, testing::Values(1u, 2u, 8u));
 //     Device (COM1) { Name (_HID, EisaId ("PNP0501")) Name (_UID, One)
 //       Name (_CRS, ResourceTemplate () { IO (Decode16, 0x03F8, 0x03F8, 0x01, 0x08)
 //                                         IRQNoFlags () {4} }) }
+//     Device (PS2K) { Name (_HID, EisaId ("PNP0303"))
+//       Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0060, 0x0060, 0x01, 0x01)
+//         IO (Decode16, 0x0064, 0x0064, 0x01, 0x01) IRQNoFlags () {1} }) }
 //     Device (VR00) { Name (_HID, "LNRO0005") Name (_UID, Zero)
 //       Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, 0xFEB00000, 0x00000200)
 //         Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) {5} }) }
@@ -221,6 +224,15 @@ const Bytes kCom1Device = {
     0x08, '_', 'C', 'R', 'S', 0x11, 0x10, 0x0A, 0x0D,         // Buffer, PkgLength 16, size 13
     0x47, 0x01, 0xF8, 0x03, 0xF8, 0x03, 0x01, 0x08,           // IO
     0x22, 0x10, 0x00,                                         // IRQNoFlags {4}
+    0x79, 0x00,                                               // End Tag
+};
+const Bytes kKeyboardDevice = {
+    0x5B, 0x82, 0x2D, 'P', 'S', '2', 'K',                     // Device, PkgLength 45
+    0x08, '_', 'H', 'I', 'D', 0x0C, 0x41, 0xD0, 0x03, 0x03,   // EisaId 0x0303D041
+    0x08, '_', 'C', 'R', 'S', 0x11, 0x18, 0x0A, 0x15,         // Buffer, PkgLength 24, size 21
+    0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,           // IO 0x60
+    0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,           // IO 0x64
+    0x22, 0x02, 0x00,                                         // IRQNoFlags {1}
     0x79, 0x00,                                               // End Tag
 };
 const Bytes kVirtio0Device = {
@@ -241,7 +253,7 @@ const Bytes kVirtio1Device = {
     0x89, 0x06, 0x00, 0x03, 0x01, 0x06, 0x00, 0x00, 0x00,
     0x79, 0x00,
 };
-const Bytes kSbScopeStart = {0x10, 0x4C, 0x0A, '\\', '_', 'S', 'B', '_'};  // PkgLength 172
+const Bytes kSbScopeStart = {0x10, 0x4B, 0x0D, '\\', '_', 'S', 'B', '_'};  // PkgLength 219
 const Bytes kS5Name = {0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04, 0x0A, 0x05, 0x00, 0x00, 0x00};
 // clang-format on
 
@@ -252,11 +264,13 @@ TEST(AcpiDsdt, MatchesHandAssembledAmlForTwoDevices) {
 
     Bytes expected;
     for (const Bytes* part :
-         {&kSbScopeStart, &kCom1Device, &kVirtio0Device, &kVirtio1Device, &kS5Name})
+         {&kSbScopeStart, &kCom1Device, &kKeyboardDevice, &kVirtio0Device, &kVirtio1Device,
+          &kS5Name})
         expected.insert(expected.end(), part->begin(), part->end());
     ASSERT_EQ(kCom1Device.size(), 45u);
+    ASSERT_EQ(kKeyboardDevice.size(), 47u);
     ASSERT_EQ(kVirtio0Device.size(), 60u);
-    ASSERT_EQ(kSbScopeStart.size() - 1 + 45 + 60 + 60, 172u) << "scope PkgLength value";
+    ASSERT_EQ(kSbScopeStart.size() - 1 + 45 + 47 + 60 + 60, 219u) << "scope PkgLength value";
 
     Bytes aml(dsdt.begin() + 36, dsdt.end());
     EXPECT_EQ(aml, expected);
@@ -271,12 +285,14 @@ TEST(AcpiDsdt, S5PackageCarriesTheConfiguredSleepType) {
     EXPECT_TRUE(std::equal(s5.begin(), s5.end(), dsdt.end() - static_cast<ptrdiff_t>(s5.size())));
 }
 
-TEST(AcpiDsdt, WithoutVirtioDevicesStillDescribesCom1AndS5) {
+TEST(AcpiDsdt, WithoutVirtioDevicesStillDescribesCom1TheKeyboardAndS5) {
     AcpiLayout layout;
     const Bytes dsdt = buildAcpiTables(layout).dsdt.bytes;
     EXPECT_NE(std::search(dsdt.begin(), dsdt.end(), kCom1Device.begin(), kCom1Device.end()),
               dsdt.end());
-    EXPECT_EQ(dsdt.size(), 36u + 2 + 5 + 45 + kS5Name.size());  // Scope has a 1-byte PkgLength
+    EXPECT_NE(std::search(dsdt.begin(), dsdt.end(), kKeyboardDevice.begin(), kKeyboardDevice.end()),
+              dsdt.end());
+    EXPECT_EQ(dsdt.size(), 36u + 3 + 5 + 45 + 47 + kS5Name.size());  // a 2-byte PkgLength
 }
 
 TEST(AcpiWrite, PutsTheTablesWhereLinuxScansForTheRsdp) {
@@ -307,7 +323,7 @@ TEST(AcpiWrite, TheLargestValidLayoutFits) {
     AcpiLayout layout;
     layout.cpuCount = kMaxCpuCount;
     for (uint32_t gsi = 1; gsi < kIoApicPinCount; ++gsi)
-        if (gsi != 2 && gsi != 4)
+        if (gsi != 1 && gsi != 2 && gsi != 4)
             layout.virtioMmio.push_back({0xFEB0'0000 + 0x200 * gsi, 0x200, gsi});
     GuestMemory memory(16 << 20);
     EXPECT_EQ(writeAcpiTables(memory, layout), kRsdpAddress);
@@ -368,7 +384,7 @@ TEST(AcpiLayoutChecks, VirtioGsisMustBeFreeIoApicPins) {
     AcpiLayout layout = twoDeviceLayout();
     layout.virtioMmio[1].gsi = kIoApicPinCount;
     expectRejected(layout, "GSI 24");
-    for (uint32_t reserved : {0u, 2u, 4u}) {
+    for (uint32_t reserved : {0u, 1u, 2u, 4u}) {
         layout.virtioMmio[1].gsi = reserved;
         expectRejected(layout, "reserved");
     }
@@ -395,6 +411,7 @@ TEST(AcpiDsdt, PvpanicDeviceMatchesHandAssembledAml) {
     // clang-format on
     EXPECT_NE(std::search(dsdt.begin(), dsdt.end(), expected.begin(), expected.end()), dsdt.end());
     AcpiLayout without;
-    // The device pushes the \\_SB scope past 63 bytes, so its PkgLength takes a second byte.
-    EXPECT_EQ(buildAcpiTables(without).dsdt.bytes.size() + expected.size() + 1, dsdt.size());
+    // COM1 and the keyboard already take the \\_SB scope past 63 bytes: its PkgLength has two
+    // bytes either way.
+    EXPECT_EQ(buildAcpiTables(without).dsdt.bytes.size() + expected.size(), dsdt.size());
 }
