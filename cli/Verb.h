@@ -62,6 +62,7 @@ Verb addKeyGenVerb(CLI::App& app);
 Verb addVerifyVerb(CLI::App& app);
 Verb addInspectVerb(CLI::App& app);
 Verb addBuildVerb(CLI::App& app);
+Verb addPatchVerb(CLI::App& app);
 Verb addRegistryServeVerb(CLI::App& app);
 Verb addRegistryGcVerb(CLI::App& app);
 Verb addRegistryPasswdVerb(CLI::App& app);

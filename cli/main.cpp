@@ -16,8 +16,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.footer(
         "Run 'ingot COMMAND --help' for more information on a command.\n"
-        "Exit status: 0 success; 2 usage or unreadable input; 3 image verification failed; "
-        "5 internal error. See docs/cli.md.");
+        "Exit status: 0 success; 1 nothing to update (patch --dry-run); 2 usage or unreadable "
+        "input; 3 image verification failed; 5 internal error. See docs/cli.md.");
 
     // Listed in this order, under these headings, as docker and podman group theirs: what a
     // developer uses every day first.
@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
         ingot::cli::addPushVerb(app),
         ingot::cli::addPruneVerb(app),
         ingot::cli::addBuildVerb(app),
+        ingot::cli::addPatchVerb(app),
         ingot::cli::addVerifyVerb(app),
         ingot::cli::addInspectVerb(app),
         ingot::cli::addKeyGenVerb(app),
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
         {"run", "Clones"},     {"ps", "Clones"},      {"console", "Clones"},
         {"logs", "Clones"},    {"start", "Clones"},   {"stop", "Clones"},    {"rm", "Clones"},
         {"images", "Images"},  {"pull", "Images"},    {"push", "Images"},
-        {"prune", "Images"},   {"build", "Images"},   {"verify", "Images"},
+        {"prune", "Images"},   {"build", "Images"},   {"patch", "Images"},   {"verify", "Images"},
         {"inspect", "Images"}, {"key", "Signing and trust"}, {"trust", "Signing and trust"},
         {"sign-timestamp", "Signing and trust"},      {"login", "Registry"},
         {"registry", "Registry"},

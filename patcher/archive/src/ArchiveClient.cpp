@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "Download.h"
-#include "Text.h"
+#include "ingot/debian/Text.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/File.h"
 #include "ingot/core/Sha256.h"

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "Text.h"
+#include "ingot/debian/Text.h"
 #include "ingot/core/Error.h"
 
 namespace ingot::debian {

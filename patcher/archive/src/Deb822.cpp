@@ -2,7 +2,7 @@
 
 #include <unordered_set>
 
-#include "Text.h"
+#include "ingot/debian/Text.h"
 #include "ingot/core/Error.h"
 
 namespace ingot::debian {

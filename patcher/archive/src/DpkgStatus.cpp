@@ -1,6 +1,6 @@
 #include "ingot/debian/DpkgStatus.h"
 
-#include "Text.h"
+#include "ingot/debian/Text.h"
 #include "ingot/core/Error.h"
 #include "ingot/debian/Deb822.h"
 

@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "Text.h"
+#include "ingot/debian/Text.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/Sha256.h"
 #include "ingot/debian/Deb822.h"
@@ -50,39 +50,6 @@ void checkAgainstRelease(std::string_view bytes, const ReleaseFile& entry) {
             ExitStatus::kVerification);
 }
 
-std::string decompressXz(std::string_view bytes, std::string_view source, uint64_t maxBytes) {
-    const std::string where(source);
-    std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
-    if (!a) throw Error("cannot initialise libarchive");
-    archive_read_support_filter_xz(a.get());
-    archive_read_support_format_raw(a.get());
-    auto fail = [&](const std::string& what) -> Error {
-        const char* why = archive_error_string(a.get());
-        return Error(where + ": " + what + (why ? std::string(": ") + why : std::string()),
-                     ExitStatus::kUsage);
-    };
-    if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK)
-        throw fail("cannot read the xz stream");
-    archive_entry* entry = nullptr;
-    if (archive_read_next_header(a.get(), &entry) != ARCHIVE_OK)
-        throw fail("cannot read the xz stream");
-    // The raw format also takes uncompressed input; an index the Release lists as .xz must be xz.
-    if (archive_filter_count(a.get()) < 2 || archive_filter_code(a.get(), 0) != ARCHIVE_FILTER_XZ)
-        throw Error(where + ": not xz-compressed", ExitStatus::kUsage);
-    std::string out;
-    char buffer[65536];
-    for (;;) {
-        const la_ssize_t n = archive_read_data(a.get(), buffer, sizeof buffer);
-        if (n < 0) throw fail("corrupt xz stream");
-        if (n == 0) break;
-        if (out.size() + static_cast<uint64_t>(n) > maxBytes)
-            throw Error(
-                where + ": decompresses to more than " + std::to_string(maxBytes) + " bytes",
-                ExitStatus::kUsage);
-        out.append(buffer, static_cast<size_t>(n));
-    }
-    return out;
-}
 
 void PackagesIndex::addCompressed(std::string_view xzBytes, const ReleaseFile& entry,
                                   std::string_view component, uint64_t maxBytes) {

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <set>
 
-#include "Text.h"
+#include "ingot/debian/Text.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/File.h"
 #include "ingot/core/Process.h"

@@ -2,7 +2,7 @@
 
 #include <climits>
 
-#include "Text.h"
+#include "ingot/debian/Text.h"
 #include "ingot/core/Error.h"
 
 namespace ingot::debian {

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "ingot/debian/Decompress.h"
 #include "ingot/debian/Release.h"
 #include "ingot/debian/Version.h"
 
@@ -37,10 +38,11 @@ inline constexpr uint64_t kMaxPackagesBytes = 512ull << 20;
 // (kVerification) naming the entry's path and both values.
 void checkAgainstRelease(std::string_view bytes, const ReleaseFile& entry);
 
-// Decompresses an .xz stream with libarchive. Throws ingot::Error (kUsage) naming `source`
-// when it is not xz, is corrupt, or would decompress to more than maxBytes.
-std::string decompressXz(std::string_view bytes, std::string_view source,
-                         uint64_t maxBytes = kMaxPackagesBytes);
+// An .xz index decompressed under Decompress.h's rules.
+inline std::string decompressXz(std::string_view bytes, std::string_view source,
+                                uint64_t maxBytes = kMaxPackagesBytes) {
+    return decompress(bytes, Compression::kXz, source, maxBytes);
+}
 
 class PackagesIndex {
 public:
