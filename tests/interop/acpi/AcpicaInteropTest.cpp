@@ -172,7 +172,7 @@ TEST_F(AcpicaInterop, IaslDecodesTheFadtAndTheMadt) {
     expectField(facp, "Hardware Reduced (V5)", "1");
     expectField(facp, "Reset Register Supported (V2)", "1");
     expectField(facp, "Control Method Power Button (V1)", "1");
-    expectField(facp, "8042 Present on ports 60/64 (V2)", "0");
+    expectField(facp, "8042 Present on ports 60/64 (V2)", "1");
     expectField(facp, "CMOS RTC Not Present (V5)", "1");
     expectField(facp, "Value to cause reset", "01");
     for (const char* port : {"0000000000000604", "0000000000000600", "0000000000000601"})
