@@ -322,8 +322,18 @@ void checkText(const std::string& file, std::string_view text) {
                         : (c >> 3) == 30 ? 4
                                          : 0;
         bool ok = length != 0 && i + length <= text.size();
-        for (size_t k = 1; ok && k < length; ++k)
-            ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 2;
+        uint32_t codePoint = length == 1 ? c : c & (0x7f >> length);
+        for (size_t k = 1; ok && k < length; ++k) {
+            const unsigned char next = static_cast<unsigned char>(text[i + k]);
+            ok = (next >> 6) == 2;
+            codePoint = codePoint << 6 | (next & 0x3f);
+        }
+        // Strict, as the canonical JSON writer is: no overlong forms (0xC1 0xBC for '<'), no
+        // UTF-16 surrogates, nothing past U+10FFFF.
+        static constexpr uint32_t kShortest[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (ok && length > 1)
+            ok = codePoint >= kShortest[length] && codePoint <= 0x10ffff &&
+                 (codePoint < 0xd800 || codePoint > 0xdfff);
         if (ok && c == 0) {
             throw Error(locate(file, text, i).str() +
                             ": the recipe contains a NUL byte; a recipe "

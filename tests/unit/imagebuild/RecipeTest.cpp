@@ -420,6 +420,11 @@ TEST_F(RecipeTest, HostileInput) {
     EXPECT_CONTAINS(error(std::string("name: a\0b\n", 10)),
                     "recipe.yaml:1:8: the recipe contains a NUL byte");
     EXPECT_CONTAINS(error("name: \xff\xfe\n"), "recipe.yaml:1:7: the recipe is not UTF-8");
+    // Strict UTF-8, as the canonical JSON writer demands (fuzz_recipe found an overlong '<' in a
+    // path): overlong forms, UTF-16 surrogates and code points past U+10FFFF are refused.
+    for (const char* bad : {"name: a\xc1\xbc\n", "name: a\xe0\x80\xaf\n", "name: a\xed\xa0\x80\n",
+                            "name: a\xf4\x90\x80\x80\n"})
+        EXPECT_CONTAINS(error(bad), "recipe.yaml:1:8: the recipe is not UTF-8");
     EXPECT_CONTAINS(error("name: [unclosed\n"), "not valid YAML");
     EXPECT_CONTAINS(error("\t- tab\n"), "recipe.yaml:");
     // yaml-cpp 0.7's LoadAll finds documents here forever; found by fuzz_recipe.
