@@ -16,12 +16,9 @@
 #include "ingot/oci/Layout.h"
 
 namespace ingot::cli {
-namespace {
 
 namespace fs = std::filesystem;
 
-// $VARIABLE when set, else the first of `candidates` (relative to the directory of this
-// executable: the install's bin/ and lib/ingot/, or the build tree) that exists.
 std::string findTool(const char* variable, const std::vector<std::string>& candidates) {
     if (const char* set = std::getenv(variable); set && *set) return set;
     std::error_code ignored;
@@ -33,7 +30,6 @@ std::string findTool(const char* variable, const std::vector<std::string>& candi
                 ExitStatus::kUsage);
 }
 
-}  // namespace
 
 TrustedImage trustedImage(const store::Store& store, const std::string& digest,
                           const std::string& imageName, const registry::TrustPolicy& trust) {
@@ -59,7 +55,7 @@ int bootClone(store::Store& store, const store::Vm& vm, const sign::MinisignPubl
     const std::string keyFile = dir + "/trusted.pub";
     sign::writePublicKeyFile(keyFile, key);
 
-    const std::string vmm = findTool("INGOT_VMM", {"ingot-vmm", "../vmm/ingot-vmm"});
+    const std::string vmm = findMonitor();
     const std::string firmware = findTool(
         "INGOT_FIRMWARE", {"../lib/ingot/ingot-fw.elf", "ingot-fw.elf", "../firmware/ingot-fw.elf"});
     std::vector<std::string> argv = {vmm,

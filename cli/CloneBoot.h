@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "TrustPolicy.h"
 #include "ingot/oci/Layout.h"
@@ -23,6 +24,16 @@ struct TrustedImage {
 };
 TrustedImage trustedImage(const store::Store& store, const std::string& digest,
                           const std::string& image, const registry::TrustPolicy& trust);
+
+// $VARIABLE when set, else the first of `candidates` (relative to the directory of this
+// executable: the install's bin/ and lib/ingot/, or the build tree) that exists. Throws kUsage
+// naming the variable to set.
+std::string findTool(const char* variable, const std::vector<std::string>& candidates);
+
+// ingot-vmm, found as findTool finds it ($INGOT_VMM).
+inline std::string findMonitor() {
+    return findTool("INGOT_VMM", {"ingot-vmm", "../vmm/ingot-vmm"});
+}
 
 struct BootOptions {
     bool detach = false;  // print the name and return once the monitor runs

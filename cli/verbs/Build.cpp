@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "CloneBoot.h"
 #include "Verb.h"
 #include "ingot/core/Error.h"
 #include "ingot/imagebuild/Builder.h"
@@ -62,6 +63,8 @@ int runBuild(const BuildVerbOptions& options) {
     build.frozenLock = options.frozenLock;
     build.tag = options.tag;
     build.trustedKeys = options.trust;
+    // Only a `security:` step boots anything, so only then must the monitor be there.
+    if (recipe.security) build.vmmPath = findMonitor();
     bool terminal = isatty(STDERR_FILENO);
     build.progress = [terminal](const std::string& line) {
         std::cerr << (terminal ? "\033[1m==>\033[0m " : "==> ") << printable(line) << "\n";

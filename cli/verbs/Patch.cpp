@@ -1,11 +1,18 @@
-// ingot patch IMAGE --dry-run [--key PUB]... [--sources DIR] [--cache DIR] [--offline] [--json]:
-// the Debian security updates an image lacks, with the CVEs their changelogs name, read from
-// the image's own dpkg status and the security suites the host's apt configuration lists.
-// Applying them is not built yet. The exit status says whether there is anything to apply, as
-// grep's says whether anything matched: 0 updates, 1 none, 2 usage, 3 verification.
+// ingot patch IMAGE (--dry-run | -o DIR --sign-key KEY) --key PUB... [--sources DIR]
+// [--cache DIR] [--offline] [--json] [--version V] [--tag T] [--disk-size SIZE]: the Debian
+// security updates an image lacks, with the CVEs their changelogs name, read from the image's
+// own dpkg status and the security suites the host's apt configuration lists; without
+// --dry-run, a new signed image version with them applied (the build pipeline with the image
+// as its base and a `security:` step: unpacked on the host, configured in a build microVM).
+// The exit status says whether there was anything to apply, as grep's says whether anything
+// matched: 0 updates (applied unless --dry-run), 1 none (and no output at all), 2 usage,
+// 3 verification.
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -14,16 +21,18 @@
 #include <string>
 #include <vector>
 
+#include "CloneBoot.h"
 #include "Verb.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/File.h"
-#include "ingot/debian/ArchiveClient.h"
-#include "ingot/debian/DpkgStatus.h"
+#include "ingot/core/Size.h"
+#include "ingot/imagebuild/Builder.h"
+#include "ingot/patcher/Recipe.h"
 #include "ingot/image/ImageReader.h"
 #include "ingot/imagebuild/Ext4Reader.h"
 #include "ingot/imagebuild/Tree.h"
-#include "ingot/patch/AptSources.h"
 #include "ingot/patch/PatchPlan.h"
+#include "ingot/patch/SecuritySources.h"
 #include "ingot/sign/Minisign.h"
 
 namespace ingot::cli {
@@ -42,6 +51,11 @@ struct PatchOptions {
     std::string cache;
     bool offline = false;
     bool json = false;
+    std::string output;
+    std::string signKey;
+    std::string version;
+    std::string tag;
+    std::string diskSize;
 };
 
 class Progress {
@@ -59,6 +73,7 @@ struct RootFileSystem {
     uint64_t offset = 0;
     uint64_t size = 0;
     bool verified = false;
+    image::Manifest manifest;
 };
 
 // Where the root file system is, checked against --key when given. A dry run only reports, so
@@ -80,6 +95,7 @@ RootFileSystem locateRoot(const PatchOptions& options, const Progress& progress)
             root.offset = check.rootOffset;
             root.size = check.dataBlocks * manifest.verity->dataBlockSize;
             root.verified = true;
+            root.manifest = std::move(manifest);
             return root;
         }
         std::cerr << "ingot patch: " << options.image
@@ -95,6 +111,7 @@ RootFileSystem locateRoot(const PatchOptions& options, const Progress& progress)
         if (p.role == "root") {
             root.offset = p.firstLba * image::kSectorSize;
             root.size = (p.lastLba - p.firstLba + 1) * image::kSectorSize;
+            root.manifest = manifest;
             return root;
         }
     throw Error(options.image + " has no root partition, so there is nothing to patch",
@@ -122,111 +139,145 @@ std::string readDpkgStatus(const PatchOptions& options, const RootFileSystem& ro
     return inode->content ? inode->content->bytes() : std::string();
 }
 
-bool carries(const patch::AptSource& source, const std::string& architecture) {
-    return source.architectures.empty() ||
-           std::find(source.architectures.begin(), source.architectures.end(), architecture) !=
-               source.architectures.end();
+// The next version of an image that `ingot rollout` style versions ("12.20261124.1"): the
+// base version, the day of `epoch`, and a counter when the image was already patched that day.
+std::string nextVersion(const std::string& current, int64_t epoch) {
+    char day[16];
+    std::time_t t = static_cast<std::time_t>(epoch);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(day, sizeof day, "%Y%m%d", &tm);
+    // "12" → "12.DAY"; "12.DAY" → "12.DAY.1"; "12.DAY.N" → "12.DAY.N+1"; "12.OLDDAY[.N]" → "12.DAY".
+    std::vector<std::string> parts;
+    std::stringstream in(current);
+    for (std::string part; std::getline(in, part, '.');) parts.push_back(part);
+    const auto isDay = [](const std::string& p) {
+        return p.size() == 8 && std::all_of(p.begin(), p.end(), ::isdigit);
+    };
+    const auto isCounter = [](const std::string& p) {
+        return !p.empty() && p.size() < 9 && std::all_of(p.begin(), p.end(), ::isdigit);
+    };
+    size_t dayAt = parts.size();
+    if (parts.size() >= 2 && isDay(parts.back()))
+        dayAt = parts.size() - 1;
+    else if (parts.size() >= 3 && isDay(parts[parts.size() - 2]) && isCounter(parts.back()))
+        dayAt = parts.size() - 2;
+    std::string base;
+    for (size_t i = 0; i < dayAt; ++i) base += (i ? "." : "") + parts[i];
+    if (dayAt < parts.size() && parts[dayAt] == day) {
+        int counter = dayAt + 1 < parts.size() ? std::atoi(parts[dayAt + 1].c_str()) : 0;
+        return base + "." + day + "." + std::to_string(counter + 1);
+    }
+    return base + "." + day;
 }
 
-std::shared_ptr<debian::ArchiveClient> clientFor(const patch::AptSource& source,
-                                                 const std::string& architecture,
-                                                 const PatchOptions& options,
-                                                 const std::string& cache) {
-    debian::ArchiveOptions o;
-    o.baseUrl = source.uri;
-    o.suite = source.suite;
-    o.components = source.components;
-    o.architecture = architecture;
-    o.keyring = source.signedBy;
-    o.cacheDirectory = cache;
-    o.offline = options.offline;
-    return std::make_shared<debian::ArchiveClient>(std::move(o));
+int64_t patchEpoch(int64_t newestRelease) {
+    const char* value = std::getenv("SOURCE_DATE_EPOCH");
+    if (!value || !*value) return newestRelease;
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(value, &end, 10);
+    if (errno || !end || *end || v < 0)
+        throw Error("SOURCE_DATE_EPOCH='" + printable(value) +
+                        "' is not a non-negative number of seconds",
+                    ExitStatus::kUsage);
+    return v;
 }
 
-std::string labelOf(const patch::AptSource& source, const std::string& architecture,
-                    const std::string& native) {
-    return source.uri + " " + source.suite +
-           (architecture == native ? "" : " [" + architecture + "]");
+// The recipe `ingot patch` builds: the image as its base, the security step, nothing else.
+// It is written as YAML and read by the one recipe parser, so the build and its provenance
+// see exactly what `ingot build` would for the same file.
+std::string patchRecipe(const PatchOptions& options, const RootFileSystem& root,
+                        const std::string& version) {
+    const auto quote = [](const std::string& s) { return json(s).dump(); };
+    const image::Manifest& m = root.manifest;
+    uint64_t diskBytes = options.diskSize.empty() ? root.size : parseSize(options.diskSize);
+    diskBytes = (diskBytes + (1ull << 20) - 1) & ~((1ull << 20) - 1);
+    std::ostringstream y;
+    y << "# Written by `ingot patch` for " << printable(m.name) << " " << printable(m.version)
+      << ".\n"
+      << "name: " << quote(m.name) << "\n"
+      << "version: " << quote(version) << "\n"
+      << "base:\n  image:\n    path: "
+      << quote(std::filesystem::absolute(options.image).string()) << "\n"
+      << "defaults:\n  cpus: " << m.defaults.cpus << "\n  memory: " << m.defaults.memoryMiB
+      << "M\n"
+      << "disk:\n  size: " << (diskBytes >> 20) << "M\n"
+      << "security:\n  sources: "
+      << quote(std::filesystem::absolute(options.sources).string()) << "\n";
+    return y.str();
+}
+
+int applyPlan(const PatchOptions& options, const RootFileSystem& root,
+              const patch::SecuritySources& sources, const Progress& progress) {
+    if (options.output.empty() || options.signKey.empty())
+        throw Error("applying updates needs -o DIR and --sign-key KEY (or --dry-run to only plan)",
+                    ExitStatus::kUsage);
+    if (options.keys.empty() || !root.verified)
+        throw Error("applying updates needs --key PUB: the new version is built on the image, "
+                    "which must be verified first",
+                    ExitStatus::kUsage);
+    imagebuild::BuildOptions build;
+    build.key = sign::readSecretKeyFile(options.signKey);
+    build.outputDir = options.output;
+    build.cacheDir = options.cache.empty() ? imagebuild::defaultCacheDir() : options.cache;
+    build.sourceDateEpoch = patchEpoch(sources.newestReleaseDate);
+    build.trustedKeys = options.keys;
+    build.vmmPath = findMonitor();
+    build.offline = options.offline;
+    build.progress = progress;
+    const std::string version = options.version.empty()
+                                    ? nextVersion(root.manifest.version, build.sourceDateEpoch)
+                                    : options.version;
+    build.tag = options.tag.empty() ? version : options.tag;
+
+    const std::filesystem::path output = std::filesystem::absolute(options.output);
+    std::filesystem::create_directories(output.parent_path());
+    std::string scratch = (output.parent_path() / ".ingot-patch.XXXXXX").string();
+    if (!mkdtemp(scratch.data())) throwSystemError("cannot create a directory beside " + output.string(), errno);
+    struct Cleanup {
+        std::string dir;
+        ~Cleanup() {
+            std::error_code ignored;
+            std::filesystem::remove_all(dir, ignored);
+        }
+    } cleanup{scratch};
+    const std::string recipePath = scratch + "/patch.yaml";
+    writeFileAtomically(recipePath, patchRecipe(options, root, version));
+    const imagebuild::Recipe recipe = patcher::loadRecipe(recipePath);
+    const imagebuild::BuildResult result = imagebuild::buildImage(recipe, build);
+
+    const auto& m = result.image.manifest;
+    std::cout << "image:    " << printable(m.name) << " " << printable(m.version) << "\n"
+              << "disk:     " << result.diskPath << "\n"
+              << "oci:      " << result.layoutPath << " (" << result.manifestDigest << ")\n";
+    if (result.security.is_object() && result.security.contains("unpack"))
+        for (const auto& p : result.security["unpack"]["packages"])
+            for (const auto& c : p["conffiles"])
+                if (c["outcome"] == "kept-local")
+                    std::cout << "kept:     " << printable(c["path"].get<std::string>())
+                              << " (changed in the image; the package's version is "
+                              << printable(c["path"].get<std::string>()) << ".dpkg-dist)\n";
+    return 0;
 }
 
 int runPatch(const PatchOptions& options) {
-    if (!options.dryRun)
-        throw Error(
-            "applying updates is not built yet; `ingot patch IMAGE --dry-run` shows which "
-            "security updates the image lacks",
-            ExitStatus::kUsage);
     const Progress progress;
 
     const RootFileSystem root = locateRoot(options, progress);
     progress("reading the root file system of " + options.image);
     const std::string statusText = readDpkgStatus(options, root);
     const std::string statusWhere = options.image + ": var/lib/dpkg/status";
-    patch::PlanInput input;
-    input.installed = debian::parseDpkgStatus(statusText, statusWhere);
-    input.provides = patch::parseInstalledProvides(statusText, statusWhere);
-    input.architecture = patch::nativeArchitecture(input.installed);
-    std::set<std::string> foreign;
-    for (const auto& p : input.installed)
-        if (p.architecture != "all" && !p.architecture.empty() &&
-            p.architecture != input.architecture)
-            foreign.insert(p.architecture);
-
-    const auto entries = patch::readAptSources(options.sources);
-    std::vector<patch::AptSource> security;
-    for (const auto& s : patch::securitySources(entries))
-        if (carries(s, input.architecture)) security.push_back(s);
-    if (security.empty())
-        throw Error("no `deb` entry for a -security suite and architecture " + input.architecture +
-                        " in " + options.sources + "/sources.list or " + options.sources +
-                        "/sources.list.d (give another apt directory with --sources)",
-                    ExitStatus::kUsage);
-    const std::string cache = options.cache.empty()
-                                  ? xdgDirectory("XDG_CACHE_HOME", ".cache") + "/debian"
-                                  : options.cache;
-
-    std::vector<std::string> labels;
-    for (const patch::AptSource& s : security) {
-        progress(std::string(options.offline ? "reading the cached indexes of " : "fetching ") +
-                 s.uri + " " + s.suite + " (" + input.architecture + ")");
-        auto client = clientFor(s, input.architecture, options, cache);
-        client->update();
-        const auto& carried = client->release().architectures;
-        std::string label = labelOf(s, input.architecture, input.architecture);
-        labels.push_back(label);
-        input.security.push_back(patch::archiveSource(client, std::move(label)));
-        for (const std::string& arch : foreign) {
-            if (!carries(s, arch)) continue;
-            if (std::find(carried.begin(), carried.end(), arch) == carried.end()) {
-                std::cerr << "ingot patch: the image has packages for " << arch << ", which "
-                          << printable(s.uri) << " " << printable(s.suite)
-                          << " does not carry; they are not checked\n";
-                continue;
-            }
-            progress(std::string(options.offline ? "reading the cached indexes of " : "fetching ") +
-                     s.uri + " " + s.suite + " (" + arch + ")");
-            auto foreignClient = clientFor(s, arch, options, cache);
-            foreignClient->update();
-            label = labelOf(s, arch, input.architecture);
-            labels.push_back(label);
-            input.security.push_back(patch::archiveSource(foreignClient, std::move(label)));
-        }
-    }
-    // Fetched only if an update needs a package the security suites lack; native only, since
-    // a dependency of a foreign-architecture update is rare enough to be reported instead.
-    for (const patch::AptSource& s : patch::baseSources(entries, security)) {
-        if (!carries(s, input.architecture)) continue;
-        patch::PlanSource base =
-            patch::archiveSource(clientFor(s, input.architecture, options, cache),
-                                 labelOf(s, input.architecture, input.architecture));
-        base.packages = [progress, offline = options.offline, label = base.label,
-                         load = std::move(base.packages)]() -> const debian::PackagesIndex& {
-            progress(std::string(offline ? "reading the cached indexes of " : "fetching ") + label +
-                     " (for dependencies the security suites lack)");
-            return load();
-        };
-        input.base.push_back(std::move(base));
-    }
-
+    patch::SecurityConfig config;
+    config.aptDirectory = options.sources;
+    // The builder keeps the archive under CACHE/debian too, so a dry run warms the real one.
+    config.cacheDirectory =
+        (options.cache.empty() ? imagebuild::defaultCacheDir() : options.cache) + "/debian";
+    config.offline = options.offline;
+    patch::ImagePlanInput planInput = patch::planInputForStatus(
+        statusText, statusWhere, config, [&](const std::string& line) { progress(line); });
+    const patch::PlanInput& input = planInput.input;
+    const std::vector<std::string>& labels = planInput.sources.labels;
     progress("planning " + std::to_string(input.installed.size()) + " installed packages");
     const patch::PatchPlan plan = patch::computePatchPlan(input);
 
@@ -246,12 +297,13 @@ int runPatch(const PatchOptions& options) {
         std::istringstream lines(patch::formatPlanText(plan));
         for (std::string line; std::getline(lines, line);) std::cout << printable(line) << "\n";
     }
-    if (!plan.updates.empty())
-        std::cerr << "ingot patch: " << plan.updates.size() << " update(s), "
-                  << plan.newPackages.size() << " new package(s), " << plan.unresolved.size()
-                  << " unresolved dependenc" << (plan.unresolved.size() == 1 ? "y" : "ies")
-                  << "; nothing was changed (dry run)\n";
-    return plan.updates.empty() ? 1 : 0;
+    if (plan.updates.empty()) return 1;
+    std::cerr << "ingot patch: " << plan.updates.size() << " update(s), "
+              << plan.newPackages.size() << " new package(s), " << plan.unresolved.size()
+              << " unresolved dependenc" << (plan.unresolved.size() == 1 ? "y" : "ies")
+              << (options.dryRun ? "; nothing was changed (dry run)\n" : "\n");
+    if (options.dryRun) return 0;
+    return applyPlan(options, root, planInput.sources, progress);
 }
 
 }  // namespace
@@ -259,13 +311,22 @@ int runPatch(const PatchOptions& options) {
 Verb addPatchVerb(CLI::App& app) {
     auto options = std::make_shared<PatchOptions>();
     CLI::App* patch = app.add_subcommand(
-        "patch", "list the Debian security updates an image lacks (--dry-run; exit 1: none)");
+        "patch",
+        "apply the Debian security updates an image lacks as a new signed version (exit 1: none)");
     patch
         ->add_option("IMAGE", options->image,
                      "image disk file (what `ingot build` writes as disk.img)")
         ->required();
     patch->add_flag("--dry-run", options->dryRun,
-                    "only plan: list updates, new packages and CVEs (applying is not built yet)");
+                    "only plan: list updates, new packages and CVEs; change nothing");
+    patch->add_option("-o,--output", options->output, "directory the new version is written to");
+    patch->add_option("--sign-key", options->signKey, "minisign secret key that signs it");
+    patch->add_option("--version", options->version,
+                      "the new version (default: the image's base version, today's date from "
+                      "SOURCE_DATE_EPOCH or the security suites' newest Release, a counter)");
+    patch->add_option("--tag", options->tag, "tag in the OCI layout (default: the version)");
+    patch->add_option("--disk-size", options->diskSize,
+                      "root file system size of the new version (default: the image's)");
     patch
         ->add_option("--key", options->keys,
                      "verify the image against this minisign public key first (repeatable)")
@@ -274,7 +335,8 @@ Verb addPatchVerb(CLI::App& app) {
                       "apt directory whose sources.list(.d) name the security suites (default: "
                       "/etc/apt)");
     patch->add_option("--cache", options->cache,
-                      "archive cache (default: $XDG_CACHE_HOME/ingot/debian)");
+                      "cache: build steps, and the archive's indexes and packages under DIR/debian "
+                      "(default: $XDG_CACHE_HOME/ingot)");
     patch->add_flag("--offline", options->offline,
                     "use only indexes and packages already in the cache");
     patch->add_flag("--json", options->json, "print one JSON document instead of text");

@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
 
@@ -75,8 +78,24 @@ ProcessOutput runProcess(const ProcessSpec& spec) {
     fds.push_back({err.fds[0], POLLIN, 0});
     char buf[65536];
     size_t open = fds.size();
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(spec.timeoutSeconds);
     while (open > 0) {
-        if (poll(fds.data(), fds.size(), -1) < 0) {
+        int waitMs = -1;
+        if (spec.timeoutSeconds > 0 && !result.timedOut) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) {
+                // The pipes close once the program (and whatever inherited them) is gone.
+                kill(pid, SIGKILL);
+                result.timedOut = true;
+            } else {
+                waitMs = static_cast<int>(std::min<int64_t>(left.count(), 60'000));
+            }
+        }
+        int ready = poll(fds.data(), fds.size(), waitMs);
+        if (ready == 0) continue;
+        if (ready < 0) {
             if (errno == EINTR) continue;
             throwSystemError("poll", errno);
         }

@@ -1,5 +1,7 @@
 #include "ingot/imagebuild/Builder.h"
 
+#include "SecurityStep.h"
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -468,6 +470,26 @@ BuildResult Build::run() {
         key = StepKey("operation").add("parent", key).add("operation", canonical.dump()).finish();
     }
     provenance_["operations"] = applied;
+    std::optional<SecurityStepInput> security;
+    if (recipe_.security) {
+        security.emplace();
+        security->section = *recipe_.security;
+        security->section.sources = resolveRecipePath(recipe_, recipe_.security->sources);
+        if (!recipe_.security->keyring.empty())
+            security->section.keyring = resolveRecipePath(recipe_, recipe_.security->keyring);
+        security->archiveCache = options_.cacheDir.empty() ? (workDir_ / "debian").string() : options_.cacheDir + "/debian";
+        security->offline = options_.offline;
+        security->vmmPath = options_.vmmPath;
+        security->imageName = recipe_.name;
+        security->sourceDateEpoch = options_.sourceDateEpoch;
+        security->memoryBytes = recipe_.memory;
+        security->workDirectory = (workDir_ / "security").string();
+        security->progress = [this](const std::string& line) { progress(line); };
+        step("security-index", false, [&] {
+            // The updates depend on the archive as it is now: its Release files join the key.
+            key = StepKey("security").add("parent", key).add("releases", securityStepKey(*security)).finish();
+        });
+    }
     nlohmann::json header = canonicalHeader(recipe_);
     std::string finalKey = StepKey("root").add("parent", key).add("recipe", header.dump())
                                .add("source-date-epoch", std::to_string(options_.sourceDateEpoch)).finish();
@@ -502,6 +524,11 @@ BuildResult Build::run() {
             auto saved = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
             if (saved.is_object())
                 for (const auto& [key, value] : saved.items()) provenance_["packages"][key] = value;
+        }
+        if (fs::exists(artifacts / "security-provenance.json")) {
+            auto bytes = readWholeFile((artifacts / "security-provenance.json").string(), "cached provenance");
+            provenance_["security"] = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+            result_.security = provenance_["security"];
         }
     } else {
         std::unique_ptr<StepCache::Entry> entry;
@@ -594,6 +621,17 @@ BuildResult Build::run() {
                     break;
             }
         });
+        if (security) {
+            step("security", false, [&] {
+                if (recipe_.security && options_.vmmPath.empty())
+                    throw Error(recipe_.file + ": security: no ingot-vmm to configure the updates with", ExitStatus::kUsage);
+                security->kernelPath = (artifacts / "kernel").string();
+                if (fs::exists(artifacts / "initrd")) security->initrdPath = (artifacts / "initrd").string();
+                provenance_["security"] = applySecurityUpdates(tree, *security);
+                result_.security = provenance_["security"];
+                writeFileAtomically((artifacts / "security-provenance.json").string(), provenance_["security"].dump());
+            });
+        }
         step("root", false, [&] {
             auto o = deterministicExt4Options(recipe_.name, options_.sourceDateEpoch);
             if (recipe_.diskSize) o.sizeBytes = *recipe_.diskSize;

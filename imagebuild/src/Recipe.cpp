@@ -50,6 +50,13 @@ bool hasControl(std::string_view text) {
     });
 }
 
+// A host path in the recipe (relative to its directory unless absolute; the builder resolves it).
+std::string nonEmptyPath(const RecipeNode& node) {
+    std::string path = node.asString();
+    if (path.empty() || hasControl(path)) node.fail("expected a file or directory path");
+    return path;
+}
+
 // Image names become OCI repository names, so they follow that grammar's lower-case form.
 std::string imageName(const RecipeNode& node) {
     std::string name = node.asNonEmptyString();
@@ -409,7 +416,7 @@ Recipe parseRecipeText(std::string_view text, const std::string& file, const std
     try {
         RecipeNode root(document, "", state, top);
         auto map = root.asMap({"schema", "name", "version", "base", "kernel", "initrd", "cmdline",
-                               "defaults", "disk", "allow", "operations"});
+                               "defaults", "disk", "allow", "operations", "security"});
         Recipe recipe;
         recipe.file = file;
         recipe.directory = directory;
@@ -466,6 +473,26 @@ Recipe parseRecipeText(std::string_view text, const std::string& file, const std
         if (auto allow = map.optional("allow")) {
             auto fields = allow->asMap({"devices"});
             if (auto devices = fields.optional("devices")) recipe.allowDevices = devices->asBool();
+        }
+        if (auto security = map.optional("security")) {
+            SecuritySection section;
+            if (!security->isNull()) {
+                auto fields = security->asMap({"sources", "suites", "keyring"});
+                if (auto sources = fields.optional("sources"))
+                    section.sources = nonEmptyPath(*sources);
+                if (auto suites = fields.optional("suites"))
+                    for (const auto& suite : suites->asList()) {
+                        std::string name = suite.asString();
+                        if (!name.ends_with("-security") || hasControl(name) ||
+                            name.find_first_of(" /") != std::string::npos)
+                            suite.fail("a security suite is a name ending in -security, not '" +
+                                       name + "'");
+                        section.suites.push_back(name);
+                    }
+                if (auto keyring = fields.optional("keyring"))
+                    section.keyring = nonEmptyPath(*keyring);
+            }
+            recipe.security = section;
         }
         if (auto operations = map.optional("operations")) {
             if (!operations->isNull()) {
@@ -572,6 +599,10 @@ nlohmann::json canonicalHeader(const Recipe& recipe) {
     out["defaults"] = {{"cpus", recipe.cpus}, {"memory", recipe.memory}};
     out["disk"] = {{"size", recipe.diskSize ? json(*recipe.diskSize) : json("auto")}};
     out["allow"] = {{"devices", recipe.allowDevices}};
+    if (recipe.security)
+        out["security"] = {{"sources", recipe.security->sources},
+                           {"suites", recipe.security->suites},
+                           {"keyring", recipe.security->keyring}};
     return out;
 }
 

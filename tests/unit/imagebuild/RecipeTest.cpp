@@ -466,3 +466,27 @@ TEST(ClosestMatch, SuggestsOnlyNearWords) {
     EXPECT_EQ(closestMatch("disk", keys), "");
     EXPECT_EQ(closestMatch("x", keys), "");
 }
+
+TEST_F(RecipeTest, SecuritySection) {
+    const std::string base = withBase("base: {mmdebstrap: {suite: bookworm}}\n");
+    EXPECT_FALSE(parse(base).security.has_value());
+    auto recipe = parse(base + "security:\n");
+    ASSERT_TRUE(recipe.security.has_value());
+    EXPECT_EQ(recipe.security->sources, "/etc/apt");
+    EXPECT_TRUE(recipe.security->suites.empty());
+    EXPECT_EQ(recipe.security->keyring, "");
+    recipe = parse(base +
+                   "security: {sources: apt, suites: [bookworm-security], keyring: k.gpg}\n");
+    EXPECT_EQ(recipe.security->sources, "apt");
+    EXPECT_EQ(recipe.security->suites, std::vector<std::string>{"bookworm-security"});
+    EXPECT_EQ(recipe.security->keyring, "k.gpg");
+    // The section joins the canonical header, so a change to it changes the build's key.
+    EXPECT_NE(canonicalHeader(parse(base)).dump(), canonicalHeader(recipe).dump());
+    EXPECT_EQ(canonicalHeader(recipe)["security"]["suites"][0], "bookworm-security");
+
+    EXPECT_CONTAINS(error(base + "security: {suites: [bookworm]}\n"), "ending in -security");
+    EXPECT_CONTAINS(error(base + "security: {suites: [\"../x-security\"]}\n"), "ending in -security");
+    EXPECT_CONTAINS(error(base + "security: {sources: \"\"}\n"), "security.sources");
+    EXPECT_CONTAINS(error(base + "security: {suits: [bookworm-security]}\n"),
+                    "did you mean 'suites'?");
+}

@@ -149,11 +149,22 @@ TEST_F(PatchCliTest, TheCacheDefaultsToXdgCacheHome) {
     EXPECT_TRUE(std::filesystem::is_directory(xdg + "/ingot/debian/inrelease"));
 }
 
-TEST_F(PatchCliTest, ApplyingIsNotBuiltYet) {
-    const CommandResult r = ingot(patchArgs("old.img"));
-    EXPECT_EQ(r.status, 2);
-    EXPECT_NE(r.err.find("applying updates is not built yet"), std::string::npos) << r.err;
-    EXPECT_EQ(r.out, "");
+TEST_F(PatchCliTest, ApplyingNeedsAnOutputASigningKeyAndAVerifiedImage) {
+    // Applying (tests/build/check-patch boots the build microVM) is refused before anything is
+    // written when what it needs is missing; the plan was still printed.
+    const std::string out = *dir_ / "applied";
+    const CommandResult bare = ingot(patchArgs("old.img") + " --cache " + shellQuote(*dir_ / "cache-c"));
+    EXPECT_EQ(bare.status, 2) << bare.err;
+    EXPECT_NE(bare.err.find("needs -o DIR and --sign-key KEY"), std::string::npos) << bare.err;
+    EXPECT_NE(bare.out.find("hello 1.0-1 → 1.1-1"), std::string::npos) << bare.out;
+
+    sign::writeSecretKeyFile(*dir_ / "signer-for-apply.key", sign::generateMinisignKey());
+    const CommandResult unverified =
+        ingot(patchArgs("old.img") + " --cache " + shellQuote(*dir_ / "cache-c") + " -o " +
+              shellQuote(out) + " --sign-key " + shellQuote(*dir_ / "signer-for-apply.key"));
+    EXPECT_EQ(unverified.status, 2) << unverified.err;
+    EXPECT_NE(unverified.err.find("needs --key PUB"), std::string::npos) << unverified.err;
+    EXPECT_FALSE(std::filesystem::exists(out));
     EXPECT_EQ(ingot("patch --dry-run").status, 2) << "IMAGE is required";
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,9 @@ struct BuildOptions {
     // Minisign public key files (.pub). An `image:` base must be signed by one of them; with none,
     // an image base is refused (the recipe names no key: trust is the builder's user's call).
     std::vector<std::string> trustedKeys;
+    // The monitor a recipe's `security:` step boots its configure microVM with.
+    std::string vmmPath;
+    bool offline = false;  // the security step reads only the archive cache
     // One line per step ("base: cached", "ext4: 412 MiB in 3.1 s"), for a terminal.
     std::function<void(const std::string&)> progress;
 };
@@ -42,6 +46,8 @@ struct BuildResult {
     std::string manifestDigest;  // of the OCI image manifest, "sha256:…"
     image::DiskImage image;
     std::vector<BuildStep> steps;
+    // What a `security:` step did (the provenance entry); null without one.
+    nlohmann::json security;
 };
 
 BuildResult buildImage(const Recipe& recipe, const BuildOptions& options);

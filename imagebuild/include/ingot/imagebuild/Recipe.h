@@ -91,6 +91,14 @@ struct InitrdSource {
     std::vector<std::string> modules;  // kGenerate: kernel modules to load (with dependencies)
 };
 
+// `security:`: apply the pending Debian security updates as the build's last step (issue 8;
+// patcher/apply). The archives come from an apt configuration, the host's by default.
+struct SecuritySection {
+    std::string sources = "/etc/apt";  // apt directory whose sources.list(.d) name the suites
+    std::vector<std::string> suites;   // only these "-security" suites; empty: all it names
+    std::string keyring;               // instead of each source's Signed-By; "" keeps those
+};
+
 inline constexpr uint32_t kDefaultCpus = 1;
 inline constexpr uint64_t kDefaultMemory = 512ull << 20;
 inline constexpr std::string_view kDefaultCmdline = "console=ttyS0";
@@ -112,6 +120,7 @@ struct Recipe {
     std::optional<uint64_t> diskSize;  // bytes; absent = as small as the content allows
     bool allowDevices = false;         // device nodes in bases and unpacked archives
     std::vector<std::shared_ptr<const patcher::Operation>> operations;
+    std::optional<SecuritySection> security;
 };
 
 // The recipe without its operations, defaults filled in, in a stable form: what a build's step
