@@ -94,6 +94,9 @@ private:
                                       AptSelection& selection);
 
     std::string baseKey();
+    std::string mmdebstrapSources(const MmdebstrapBase& base) const {
+        return base.sources.empty() ? std::string("/etc/apt") : resolveRecipePath(recipe_, base.sources);
+    }
     void loadBase(Tree& tree);
     std::string kernelKey();
 
@@ -155,15 +158,15 @@ std::vector<std::string> Build::packages(const std::string& selectionName, const
     return debs;
 }
 
-// The host's apt sources, which mmdebstrap pastes into the chroot: the build uses the archive the
-// host is configured for, whatever it is.
-std::vector<std::string> hostAptSources() {
+// The apt sources mmdebstrap pastes into the chroot, the host's (/etc/apt) unless the recipe
+// names another directory: the build uses the archive the host is configured for, whatever it is.
+std::vector<std::string> aptSourceFiles(const std::string& aptDirectory) {
     std::vector<std::string> out;
-    if (fs::exists("/etc/apt/sources.list") && fs::file_size("/etc/apt/sources.list") > 0)
-        out.push_back("/etc/apt/sources.list");
+    const std::string list = aptDirectory + "/sources.list";
+    if (fs::exists(list) && fs::file_size(list) > 0) out.push_back(list);
     std::vector<std::string> parts;
-    if (fs::is_directory("/etc/apt/sources.list.d"))
-        for (const auto& e : fs::directory_iterator("/etc/apt/sources.list.d")) {
+    if (fs::is_directory(aptDirectory + "/sources.list.d"))
+        for (const auto& e : fs::directory_iterator(aptDirectory + "/sources.list.d")) {
             auto ext = e.path().extension();
             if (ext == ".list" || ext == ".sources") parts.push_back(e.path().string());
         }
@@ -208,6 +211,8 @@ std::string Build::baseKey() {
                 key.add("suite", base.suite).add("variant", base.variant);
                 for (const auto& p : base.packages) key.add("package", p);
                 for (const auto& c : base.components) key.add("component", c);
+                for (const auto& f : aptSourceFiles(mmdebstrapSources(base)))
+                    key.add("sources", fileSha256(f, "apt sources"));
                 std::string lists = aptListsDigest();
                 key.add("apt-lists", lists);
                 provenance_["inputs"].push_back({{"kind", "mmdebstrap"}, {"suite", base.suite},
@@ -256,7 +261,11 @@ void Build::loadBase(Tree& tree) {
                 }
                 spec.argv.push_back(base.suite);
                 spec.argv.push_back(out);
-                for (const auto& s : hostAptSources()) spec.argv.push_back(s);
+                const auto sources = aptSourceFiles(mmdebstrapSources(base));
+                if (sources.empty())
+                    throw Error(recipe_.file + ": base.mmdebstrap: no sources.list or sources.list.d/*.list|*.sources in " +
+                                    mmdebstrapSources(base), ExitStatus::kUsage);
+                for (const auto& s : sources) spec.argv.push_back(s);
                 spec.environment = {{"SOURCE_DATE_EPOCH", std::to_string(options_.sourceDateEpoch)}, {"LC_ALL", "C"}};
                 runProcessOrThrow(spec, "mmdebstrap");
                 // mmdebstrap's tarball carries /dev's standard nodes (1.3.5 cannot leave them out);

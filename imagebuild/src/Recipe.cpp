@@ -181,7 +181,7 @@ RecipeBase parseBase(const RecipeNode& node, const std::string& recipeFile) {
         return base;
     }
     if (kind == "mmdebstrap") {
-        auto fields = body.asMap({"suite", "variant", "packages", "components"});
+        auto fields = body.asMap({"suite", "variant", "packages", "components", "sources"});
         MmdebstrapBase base;
         RecipeNode suite = fields.required("suite");
         base.suite = suite.asNonEmptyString();
@@ -218,6 +218,7 @@ RecipeBase parseBase(const RecipeNode& node, const std::string& recipeFile) {
         } else {
             base.components = {"main"};
         }
+        if (auto sources = fields.optional("sources")) base.sources = nonEmptyPath(*sources);
         return base;
     }
     auto fields = body.asMap({"path", "reference", "digest"});
@@ -558,6 +559,7 @@ nlohmann::json canonicalHeader(const Recipe& recipe) {
                 base["variant"] = b.variant;
                 base["packages"] = packages;
                 base["components"] = b.components;
+                if (!b.sources.empty()) base["sources"] = b.sources;
             } else {
                 if (!b.digest.empty())
                     base["digest"] = b.digest;

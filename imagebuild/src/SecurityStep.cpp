@@ -78,16 +78,6 @@ nlohmann::json applySecurityUpdates(Tree& tree, const SecurityStepInput& input) 
     for (auto& name : names)  // "all" packages are recorded under no architecture of their own
         if (name.ends_with(":all")) name.resize(name.size() - 4);
 
-    say("unpacking " + std::to_string(debs.size()) + " package(s)");
-    patch::UnpackOptions unpackOptions;
-    unpackOptions.sourceDateEpoch = input.sourceDateEpoch;
-    const patch::UnpackReport report = patch::unpackPackages(tree, debs, unpackOptions);
-    for (const auto& p : report.packages)
-        for (const auto& c : p.conffiles)
-            if (c.kind == patch::ConffileOutcome::Kind::kKeptLocal)
-                say(c.path + " (" + p.package + "): the recipe changed it, so its version stays; "
-                    "the package's new one is " + c.path + ".dpkg-dist");
-
     patch::GuestConfigureOptions guest;
     guest.vmmPath = input.vmmPath;
     guest.kernelPath = input.kernelPath;
@@ -98,11 +88,27 @@ nlohmann::json applySecurityUpdates(Tree& tree, const SecurityStepInput& input) 
     guest.memoryBytes = std::max<uint64_t>(input.memoryBytes, 512ull << 20);
     guest.packages = names;
     guest.progress = say;
-    const patch::GuestConfigureResult configured = patch::configureInGuest(tree, guest);
+
+    // dpkg's order: old prerms and new preinsts in the guest, the unpack on the host, old
+    // postrms, configure and triggers in the guest.
+    patch::UnpackOptions unpackOptions;
+    unpackOptions.sourceDateEpoch = input.sourceDateEpoch;
+    const auto before = patch::stageUnpackScripts(tree, debs, unpackOptions);
+    const patch::GuestConfigureResult prepared = patch::runScriptsInGuest(tree, before, guest);
+
+    say("unpacking " + std::to_string(debs.size()) + " package(s)");
+    const patch::UnpackReport report = patch::unpackPackages(tree, debs, unpackOptions);
+    for (const auto& p : report.packages)
+        for (const auto& c : p.conffiles)
+            if (c.kind == patch::ConffileOutcome::Kind::kKeptLocal)
+                say(c.path + " (" + p.package + "): the recipe changed it, so its version stays; "
+                    "the package's new one is " + c.path + ".dpkg-dist");
+    const patch::GuestConfigureResult configured =
+        patch::configureInGuest(tree, report.postrmCalls, guest);
 
     char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%.1f", configured.seconds);
-    say(std::string("configure: the microVM ran for ") + seconds + " s");
+    std::snprintf(seconds, sizeof seconds, "%.1f", prepared.seconds + configured.seconds);
+    say(std::string("the build microVM ran for ") + seconds + " s");
     // Nothing timed goes into the provenance: it is signed, and equal inputs give equal bytes.
     provenance["unpack"] = patch::unpackReportToJson(report);
     return provenance;

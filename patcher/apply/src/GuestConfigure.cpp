@@ -26,8 +26,7 @@ using imagebuild::Tree;
 
 namespace {
 
-constexpr std::string_view kScriptDir = "var/lib/ingot-patch";
-constexpr std::string_view kScriptPath = "var/lib/ingot-patch/configure";
+constexpr std::string_view kScriptPath = "var/lib/ingot-patch/run";
 constexpr std::string_view kPolicyRcPath = "usr/sbin/policy-rc.d";
 constexpr std::string_view kLinuxFilesystemType = "0fc63daf-8483-4772-8e79-3d69d8477de4";
 // Beyond what the tree needs: dpkg rewrites its database and postinsts write caches.
@@ -96,10 +95,22 @@ void restoreSubtree(Tree& to, const Tree& from, const std::string& prefix) {
 
 }  // namespace
 
-std::string guestConfigureScript() {
-    return R"(#!/bin/sh
-# PID 1 of the build microVM `ingot patch` boots: the host has unpacked the updated packages;
-# their maintainer scripts and triggers run here, in the image, under its own dpkg.
+namespace {
+
+// Single-quoted for sh; names and versions from Debian control files never hold a quote, but
+// a hostile one stays one word.
+std::string shellQuote(const std::string& word) {
+    std::string out = "'";
+    for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+}  // namespace
+
+std::string guestScript(const std::vector<MaintainerScriptCall>& calls, bool configure) {
+    std::string script = R"(#!/bin/sh
+# PID 1 of the build microVM `ingot patch` boots: the maintainer scripts and triggers of the
+# updated packages run here, in the image, under its own shell and dpkg.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true LC_ALL=C.UTF-8 HOME=/root
 mount -t proc proc /proc
@@ -107,14 +118,37 @@ mount -t sysfs sysfs /sys
 [ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
-echo "ingot-patch: configuring"
-dpkg --force-confdef --force-confold --configure --pending
-rc=$?
+echo "ingot-patch: running"
+rc=0
+# call PACKAGE ARCH NAME SCRIPT ARGS...: as dpkg calls a maintainer script
+call() {
+  [ "$rc" -eq 0 ] || return
+  package=$1 arch=$2 name=$3 script=$4
+  shift 4
+  [ -e "$script" ] || return
+  DPKG_MAINTSCRIPT_PACKAGE=$package DPKG_MAINTSCRIPT_ARCH=$arch DPKG_MAINTSCRIPT_NAME=$name \
+    DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=1 DPKG_ADMINDIR=/var/lib/dpkg "$script" "$@" < /dev/null
+  rc=$?
+  [ "$rc" -eq 0 ] || echo "ingot-patch: $package's $name $* failed with status $rc"
+}
+)";
+    for (const MaintainerScriptCall& c : calls) {
+        script += "call " + shellQuote(c.package) + " " + shellQuote(c.architecture) + " " +
+                  shellQuote(c.name) + " " + shellQuote("/" + c.path);
+        for (const std::string& a : c.arguments) script += " " + shellQuote(a);
+        script += "\n";
+    }
+    if (configure)
+        script += R"(if [ "$rc" -eq 0 ]; then
+  dpkg --force-confdef --force-confold --configure --pending
+  rc=$?
+fi
 if [ "$rc" -eq 0 ]; then
   dpkg --force-confdef --force-confold --triggers-only --pending
   rc=$?
 fi
-echo "ingot-patch: dpkg exit $rc"
+)";
+    script += R"(echo "ingot-patch: exit $rc"
 umount /tmp /run 2>/dev/null
 sync
 mount -o remount,ro / || echo "ingot-patch: cannot remount / read-only"
@@ -123,21 +157,21 @@ echo "ingot-patch: done"
 echo o > /proc/sysrq-trigger
 sleep 60
 )";
+    return script;
 }
 
-GuestConfigureResult configureInGuest(Tree& tree, const GuestConfigureOptions& options) {
+namespace {
+
+// `label` names the run in progress lines, `phase` in errors ("the build microVM that …").
+GuestConfigureResult bootScript(Tree& tree, const std::string& script, const std::string& label,
+                                const std::string& phase, const GuestConfigureOptions& options) {
     const auto say = [&](const std::string& line) {
         if (options.progress) options.progress(line);
     };
-    if (tree.find(std::string(kScriptDir)))
-        throw Error("the image already has /" + std::string(kScriptDir) +
-                        ", which the configure run would use",
-                    ExitStatus::kUsage);
-
     // What the guest boots: the tree, with the script and a policy-rc.d that keeps
     // postinsts from starting services in a VM that is about to stop.
     Tree guest = tree;
-    putTreeFile(guest, std::string(kScriptPath), guestConfigureScript(), 0755, options.sourceDateEpoch,
+    putTreeFile(guest, std::string(kScriptPath), script, 0755, options.sourceDateEpoch,
                 "ingot patch");
     const bool addedPolicy = !tree.find(guest.resolve(std::string(kPolicyRcPath), "policy-rc.d"));
     if (addedPolicy)
@@ -156,7 +190,7 @@ GuestConfigureResult configureInGuest(Tree& tree, const GuestConfigureOptions& o
         }
     } cleanup{{ext4Path, diskPath}};
 
-    say("configure: writing the unpacked tree to a scratch disk");
+    say(label + ": writing the tree to a scratch disk");
     auto ext4Options = imagebuild::deterministicExt4Options(options.imageName, options.sourceDateEpoch);
     ext4Options.extraFreeBytes = kGuestFreeBytes;
     const imagebuild::Ext4Result ext4 = imagebuild::writeExt4(guest, ext4Options, ext4Path);
@@ -203,14 +237,14 @@ GuestConfigureResult configureInGuest(Tree& tree, const GuestConfigureOptions& o
         spec.argv.insert(spec.argv.begin() + 3, "--initrd");
     }
     spec.timeoutSeconds = options.timeoutSeconds;
-    say("configure: booting the image to run its maintainer scripts and triggers");
+    say(label + ": booting the image");
     const auto start = std::chrono::steady_clock::now();
     ProcessOutput run = runProcess(spec);
     // A guest that stopped before the script started (a kernel that panicked and rebooted
     // with panic=-1, or a reset) changed nothing on the disk: one more boot is safe.
     if (!run.timedOut && run.exitStatus == 0 &&
-        run.out.find("ingot-patch: configuring") == std::string::npos) {
-        say("configure: the guest stopped before the script ran; booting it once more");
+        run.out.find("ingot-patch: running") == std::string::npos) {
+        say(label + ": the guest stopped before the script ran; booting it once more");
         run = runProcess(spec);
     }
     GuestConfigureResult result;
@@ -221,7 +255,7 @@ GuestConfigureResult configureInGuest(Tree& tree, const GuestConfigureOptions& o
     // The script's own line, at the start of a console line (a package's output cannot fake
     // it mid-line; it runs before the line is printed anyway).
     std::string dpkgExit;
-    static constexpr std::string_view kExitLine = "\ningot-patch: dpkg exit ";
+    static constexpr std::string_view kExitLine = "\ningot-patch: exit ";
     if (auto at = log.rfind(kExitLine); at != std::string::npos) {
         for (size_t i = at + kExitLine.size(); i < log.size() && text::isDigit(log[i]); ++i)
             dpkgExit += log[i];
@@ -233,26 +267,26 @@ GuestConfigureResult configureInGuest(Tree& tree, const GuestConfigureOptions& o
         if (run.timedOut)
             why = "did not finish within " + std::to_string(options.timeoutSeconds) + " s";
         else if (!reported)
-            why = "stopped before dpkg finished (monitor exit status " +
+            why = "stopped before its script finished (monitor exit status " +
                   std::to_string(run.exitStatus) + ")";
         else if (dpkgExit != "0")
-            why = "dpkg --configure exited with " + dpkgExit;
+            why = "failed (status " + dpkgExit + ")";
         else
             why = "did not remount its root read-only and power off";
         std::string err = run.err;
         while (!err.empty() && err.back() == '\n') err.pop_back();
-        throw Error("the build microVM that configures the updated packages " + why +
+        throw Error("the build microVM that " + phase + " " + why +
                         (err.empty() ? "" : "\n  monitor: " + text::printable(err, 600)) +
                         "\n  console (last lines):\n" + consoleTail(log),
                     ExitStatus::kUsage);
     }
 
-    say("configure: reading the configured tree back");
+    say(label + ": reading the tree back");
     Tree configured;
     imagebuild::Ext4ReadOptions read;
     read.allowDevices = true;  // what the image's own packages made, as in its base
     imagebuild::readExt4(diskPath, rootOffset, ext4.sizeBytes, configured, read);
-    configured.remove(std::string(kScriptDir));
+    configured.remove(std::string(kScriptPath));
     if (addedPolicy) configured.remove(configured.resolve(std::string(kPolicyRcPath), "policy-rc.d"));
     // A run's own traces: logs with the guest's clock in them and ldconfig's cache of inode
     // times. They go back to what the image had.
@@ -263,9 +297,28 @@ GuestConfigureResult configureInGuest(Tree& tree, const GuestConfigureOptions& o
     for (const auto& [path, inode] : configured.entries())
         if (inode->mtime > options.sourceDateEpoch) inode->mtime = options.sourceDateEpoch;
 
+    tree = std::move(configured);
+    return result;
+}
+
+}  // namespace
+
+GuestConfigureResult runScriptsInGuest(Tree& tree, const std::vector<MaintainerScriptCall>& calls,
+                                       const GuestConfigureOptions& options) {
+    if (calls.empty()) return {};
+    return bootScript(tree, guestScript(calls, false), "unpack scripts",
+                      "runs the old prerms and the new preinsts", options);
+}
+
+GuestConfigureResult configureInGuest(Tree& tree, const std::vector<MaintainerScriptCall>& before,
+                                      const GuestConfigureOptions& options) {
+    Tree work = tree;
+    GuestConfigureResult result =
+        bootScript(work, guestScript(before, true), "configure",
+                   "configures the updated packages", options);
     // Every package the host unpacked must now be installed.
     const std::string statusWhere = "the configured " + std::string(kDpkgStatusPath);
-    auto statusText = readTreeFile(configured, std::string(kDpkgStatusPath), statusWhere);
+    auto statusText = readTreeFile(work, std::string(kDpkgStatusPath), statusWhere);
     if (!statusText) throw Error(statusWhere + " is missing", ExitStatus::kUsage);
     const DpkgStatusFile status = DpkgStatusFile::parse(*statusText, statusWhere);
     std::string unfinished;
@@ -279,9 +332,10 @@ GuestConfigureResult configureInGuest(Tree& tree, const GuestConfigureOptions& o
     }
     if (!unfinished.empty())
         throw Error("after the configure run these packages are not installed:" + unfinished +
-                        "\n  console (last lines):\n" + consoleTail(log),
+                        "\n  console (last lines):\n" + consoleTail(result.consoleLog),
                     ExitStatus::kUsage);
-    tree = std::move(configured);
+    work.remove(std::string(kGuestStagingDir));
+    tree = std::move(work);
     return result;
 }
 

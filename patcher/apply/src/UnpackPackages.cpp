@@ -153,47 +153,117 @@ public:
     UnpackReport report() && { return std::move(report_); }
 
 private:
-    UnpackedPackage unpackOne(const PackageToUnpack& deb) {
+    struct DebControl {
+        std::map<std::string, std::string> files;
+        debian::Paragraph fields;
+        std::string package, version, architecture;
+    };
+
+    // The .deb's control files, refused unless it is the package the plan said.
+    static DebControl readControl(const PackageToUnpack& deb) {
         const std::string& label = deb.debPath;
-        auto control = imagebuild::readDebControlFiles(deb.debPath);
+        DebControl c;
+        c.files = imagebuild::readDebControlFiles(deb.debPath);
         debian::Deb822Options o;
         o.source = label + ": control";
-        auto paragraphs = debian::parseDeb822(control.at("control"), o);
+        auto paragraphs = debian::parseDeb822(c.files.at("control"), o);
         if (paragraphs.size() != 1)
             throw Error(label + ": the control file holds " + std::to_string(paragraphs.size()) +
                             " paragraphs, not one",
                         ExitStatus::kVerification);
-        const debian::Paragraph& fields = paragraphs.front();
-        const std::string package = fields.get("Package");
-        const std::string version = fields.get("Version");
-        const std::string arch = fields.get("Architecture");
-        if (package != deb.package || version != deb.version || arch != deb.architecture)
-            throw Error(label + ": the package is " + text::printable(package) + " " +
-                            text::printable(version) + " (" + text::printable(arch) +
+        c.fields = paragraphs.front();
+        c.package = c.fields.get("Package");
+        c.version = c.fields.get("Version");
+        c.architecture = c.fields.get("Architecture");
+        if (c.package != deb.package || c.version != deb.version || c.architecture != deb.architecture)
+            throw Error(label + ": the package is " + text::printable(c.package) + " " +
+                            text::printable(c.version) + " (" + text::printable(c.architecture) +
                             "), but the archive's index said " + deb.package + " " + deb.version +
                             " (" + deb.architecture + ")",
                         ExitStatus::kVerification);
+        return c;
+    }
+
+    // The installed version a .deb replaces: its stanza, whether it is an upgrade (configured
+    // before), and the version dpkg configures from.
+    struct Installed {
+        const StatusStanza* stanza = nullptr;
+        bool upgrade = false;
+        std::string version;        // "" unless an upgrade
+        std::string configVersion;  // the upgrade's old version, or a config-files Config-Version
+        std::string info;           // its info/ name
+    };
+    Installed installedFor(const std::string& package, const std::string& arch) const {
+        Installed in;
+        in.stanza = status_.find(package, arch);
+        if (!in.stanza) return in;
+        const std::string state = stateOf(*in.stanza);
+        in.upgrade = state == "installed" || state == "triggers-pending" || state == "triggers-awaited";
+        if (in.upgrade) in.version = in.stanza->get("Version");
+        // A package whose configuration stayed behind (config-files) is configured from that
+        // version, as dpkg keeps it.
+        in.configVersion = in.upgrade ? in.version : in.stanza->get("Config-Version");
+        in.info = infoName(package, in.stanza->get("Architecture"), in.stanza->get("Multi-Arch"));
+        return in;
+    }
+
+public:
+    std::vector<MaintainerScriptCall> stage(const std::vector<PackageToUnpack>& debs) {
+        std::vector<MaintainerScriptCall> calls;
+        const std::string info(kDpkgInfoDir);
+        for (const PackageToUnpack& deb : debs) {
+            const DebControl control = readControl(deb);
+            const Installed old = installedFor(control.package, control.architecture);
+            if (old.upgrade) {
+                const std::string prerm = info + "/" + old.info + ".prerm";
+                if (auto inode = tree_.find(tree_.resolve(prerm, prerm)); inode && inode->type == NodeType::kFile)
+                    calls.push_back({control.package, old.stanza->get("Architecture"), "prerm", prerm,
+                                     {"upgrade", control.version}});
+            }
+            if (auto preinst = control.files.find("preinst"); preinst != control.files.end()) {
+                const std::string staged = std::string(kGuestStagingDir) + "/preinst/" +
+                                           infoName(control.package, control.architecture,
+                                                    control.fields.get("Multi-Arch"));
+                putTreeFile(tree_, staged, preinst->second, 0755, options_.sourceDateEpoch, deb.debPath);
+                std::vector<std::string> args = {old.upgrade ? "upgrade" : "install"};
+                if (!old.configVersion.empty()) args.push_back(old.configVersion);
+                calls.push_back({control.package, control.architecture, "preinst", staged, args});
+            }
+        }
+        return calls;
+    }
+
+private:
+    UnpackedPackage unpackOne(const PackageToUnpack& deb) {
+        const std::string& label = deb.debPath;
+        const DebControl debControl = readControl(deb);
+        const auto& control = debControl.files;
+        const debian::Paragraph& fields = debControl.fields;
+        const std::string& package = debControl.package;
+        const std::string& version = debControl.version;
+        const std::string& arch = debControl.architecture;
 
         UnpackedPackage result;
         result.package = package;
         result.architecture = arch;
         result.newVersion = version;
 
-        const StatusStanza* old = status_.find(package, arch);
-        const bool upgrade = old && (stateOf(*old) == "installed" ||
-                                     stateOf(*old) == "triggers-pending" ||
-                                     stateOf(*old) == "triggers-awaited");
+        const Installed installed = installedFor(package, arch);
+        const StatusStanza* old = installed.stanza;
+        const bool upgrade = installed.upgrade;
         std::map<std::string, OldConffile> oldConffiles;
         std::set<std::string> oldList;
-        std::string oldInfo;
-        std::string configVersion;
+        const std::string oldInfo = installed.info;
+        const std::string configVersion = installed.configVersion;
+        result.oldVersion = installed.version;
+        if (upgrade && control.count("preinst"))
+            result.unpackScripts.insert(result.unpackScripts.begin(),
+                                        "new preinst upgrade " + result.oldVersion);
+        else if (control.count("preinst"))
+            result.unpackScripts.push_back("new preinst install" +
+                                           (configVersion.empty() ? "" : " " + configVersion));
         if (old) {
-            if (upgrade) result.oldVersion = old->get("Version");
-            // A package whose configuration stayed behind (config-files) is configured from
-            // that version, as dpkg keeps it.
-            configVersion = upgrade ? result.oldVersion : old->get("Config-Version");
             oldConffiles = parseConffilesField(old->get("Conffiles"), statusWhere_ + ": " + package);
-            oldInfo = infoName(package, old->get("Architecture"), old->get("Multi-Arch"));
             const std::string listPath = std::string(kDpkgInfoDir) + "/" + oldInfo + ".list";
             if (auto content = readTreeFile(tree_, listPath, listPath)) {
                 oldList = listPaths(*content, listPath);
@@ -322,8 +392,18 @@ private:
                     child.find('.', prefix.size()) == std::string::npos) {
                     if (upgrade && name == oldInfo) {
                         const std::string kind = child.substr(prefix.size());
-                        if (kind == "prerm" || kind == "postrm")
-                            result.scriptsNotRun.push_back("old " + kind + " upgrade " + version);
+                        if (kind == "prerm")
+                            result.unpackScripts.insert(result.unpackScripts.begin(),
+                                                        "old prerm upgrade " + version);
+                        if (kind == "postrm") {
+                            // Run after the unpack, so kept aside from the new version's info/.
+                            const std::string staged =
+                                std::string(kGuestStagingDir) + "/postrm/" + oldInfo;
+                            tree_.put(staged, tree_.find(child), label);
+                            report_.postrmCalls.push_back({package, old->get("Architecture"),
+                                                           "postrm", staged, {"upgrade", version}});
+                            result.unpackScripts.push_back("old postrm upgrade " + version);
+                        }
                     }
                     tree_.remove(child);
                 }
@@ -338,11 +418,6 @@ private:
                 options_.sourceDateEpoch, label);
         for (const auto& [name, content] : control) {
             if (name == "control" || name.find('/') != std::string::npos) continue;
-            if (name == "preinst")
-                result.scriptsNotRun.push_back(upgrade ? "new preinst upgrade " + result.oldVersion
-                                                       : "new preinst install" +
-                                                             (configVersion.empty() ? std::string()
-                                                                                    : " " + configVersion));
             putTreeFile(tree_, infoDir + "/" + newInfo + "." + name, content,
                     isScript(name) ? 0755 : 0644, options_.sourceDateEpoch, label);
         }
@@ -433,6 +508,23 @@ private:
 
 }  // namespace
 
+std::vector<MaintainerScriptCall> stageUnpackScripts(Tree& tree,
+                                                     const std::vector<PackageToUnpack>& debs,
+                                                     const UnpackOptions& options) {
+    if (tree.find(std::string(kGuestStagingDir)))
+        throw Error("the image already has /" + std::string(kGuestStagingDir) +
+                        ", where the packages' scripts would be staged",
+                    ExitStatus::kUsage);
+    Unpacker unpacker(tree, options);
+    return unpacker.stage(debs);
+}
+
+std::string MaintainerScriptCall::describe() const {
+    std::string out = name;
+    for (const std::string& a : arguments) out += " " + a;
+    return out;
+}
+
 UnpackReport unpackPackages(Tree& tree, const std::vector<PackageToUnpack>& debs,
                             const UnpackOptions& options) {
     Unpacker unpacker(tree, options);
@@ -453,7 +545,7 @@ nlohmann::json unpackReportToJson(const UnpackReport& report) {
                             {"filesUnpacked", p.filesUnpacked},
                             {"filesRemoved", p.filesRemoved},
                             {"conffiles", conffiles},
-                            {"scriptsNotRun", p.scriptsNotRun}});
+                            {"unpackScripts", p.unpackScripts}});
     }
     return {{"packages", packages}, {"triggersActivated", report.triggersActivated}};
 }

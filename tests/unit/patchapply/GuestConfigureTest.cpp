@@ -1,5 +1,6 @@
-// The PID 1 script the build microVM runs to finish what the host's unpack started: valid
-// POSIX sh, running dpkg's configure phase and printing the lines configureInGuest reads.
+// The PID 1 scripts the build microVM runs around the host's unpack: valid POSIX sh, making the
+// maintainer script calls in order with dpkg's environment, running dpkg's configure phase and
+// printing the lines configureInGuest reads.
 #include "ingot/patch/GuestConfigure.h"
 
 #include <gtest/gtest.h>
@@ -11,8 +12,14 @@ using namespace ingot::patch::test;
 
 namespace {
 
+const std::vector<MaintainerScriptCall> kCalls = {
+    {"tool", "amd64", "prerm", "var/lib/dpkg/info/tool.prerm", {"upgrade", "2.0-1"}},
+    {"tool", "amd64", "preinst", "var/lib/ingot-patch/preinst/tool", {"upgrade", "1.0-1"}},
+};
+
 TEST(PatchApplyGuestScript, IsAPosixShellScript) {
-    const std::string script = guestConfigureScript();
+  for (bool configure : {false, true}) {
+    const std::string script = guestScript(kCalls, configure);
     EXPECT_TRUE(script.starts_with("#!/bin/sh\n")) << script;
     EXPECT_TRUE(script.ends_with("\n"));
     if (!ingot::debian::test::haveTool("sh")) GTEST_SKIP() << "sh is not installed";
@@ -24,15 +31,35 @@ TEST(PatchApplyGuestScript, IsAPosixShellScript) {
     if (ingot::debian::test::haveTool("dash")) {
         EXPECT_NO_THROW(run({"dash", "-n", path}));
     }
+  }
+}
+
+TEST(PatchApplyGuestScript, MakesTheCallsInOrderWithDpkgsEnvironment) {
+    const std::string script = guestScript(kCalls, false);
+    const size_t prerm =
+        script.find("call 'tool' 'amd64' 'prerm' '/var/lib/dpkg/info/tool.prerm' 'upgrade' '2.0-1'\n");
+    const size_t preinst = script.find(
+        "call 'tool' 'amd64' 'preinst' '/var/lib/ingot-patch/preinst/tool' 'upgrade' '1.0-1'\n");
+    ASSERT_NE(prerm, std::string::npos) << script;
+    ASSERT_NE(preinst, std::string::npos) << script;
+    EXPECT_LT(prerm, preinst);
+    EXPECT_NE(script.find("DPKG_MAINTSCRIPT_PACKAGE=$package"), std::string::npos);
+    EXPECT_NE(script.find("DPKG_MAINTSCRIPT_NAME=$name"), std::string::npos);
+    // Before the unpack there is nothing to configure.
+    EXPECT_EQ(script.find("--configure"), std::string::npos);
+    // A hostile word stays one single-quoted word.
+    const std::string hostile =
+        guestScript({{"x", "amd64", "postrm", "p", {"upgrade", "1'; reboot -f; '"}}}, true);
+    EXPECT_NE(hostile.find("'upgrade' '1'\\''; reboot -f; '\\'''\n"), std::string::npos) << hostile;
 }
 
 TEST(PatchApplyGuestScript, ConfiguresThePendingPackagesAndReports) {
-    const std::string script = guestConfigureScript();
+    const std::string script = guestScript({}, true);
     const size_t configure = script.find("dpkg ");
     ASSERT_NE(configure, std::string::npos) << script;
     const size_t pending = script.find("--configure --pending");
     ASSERT_NE(pending, std::string::npos) << script;
-    const size_t exitLine = script.find("ingot-patch: dpkg exit");
+    const size_t exitLine = script.find("ingot-patch: exit");
     ASSERT_NE(exitLine, std::string::npos) << script;
     const size_t done = script.find("ingot-patch: done");
     ASSERT_NE(done, std::string::npos) << script;
@@ -46,7 +73,7 @@ TEST(PatchApplyGuestScript, ConfiguresThePendingPackagesAndReports) {
 }
 
 TEST(PatchApplyGuestScript, IsTheSameEveryTime) {
-    EXPECT_EQ(guestConfigureScript(), guestConfigureScript());
+    EXPECT_EQ(guestScript(kCalls, true), guestScript(kCalls, true));
 }
 
 }  // namespace

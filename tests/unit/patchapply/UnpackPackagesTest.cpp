@@ -331,7 +331,7 @@ TEST_F(PatchApplyUnpack, ReplacesTheInfoFiles) {
     EXPECT_EQ(fileAt(tree_, info + "otherpkg.postinst"), "#!/bin/sh\n");
     EXPECT_TRUE(fileAt(tree_, info + "otherpkg.list"));
 
-    const Strings& notRun = tool().scriptsNotRun;
+    const Strings& notRun = tool().unpackScripts;
     EXPECT_EQ(notRun.size(), 3u) << testing::PrintToString(notRun);
     EXPECT_TRUE(contains(notRun, "old prerm upgrade 2.0-1")) << testing::PrintToString(notRun);
     EXPECT_TRUE(contains(notRun, "old postrm upgrade 2.0-1")) << testing::PrintToString(notRun);
@@ -629,8 +629,8 @@ TEST_F(PatchApplyUnpack, ReportAsJson) {
                             {"/etc/tool/new.conf", "new"},
                             {"/etc/tool/replaced.conf", "replaced"},
                             {"/etc/tool/same.conf", "unchanged"}}));
-    ASSERT_TRUE(p["scriptsNotRun"].is_array());
-    EXPECT_EQ(p["scriptsNotRun"].size(), 3u);
+    ASSERT_TRUE(p["unpackScripts"].is_array());
+    EXPECT_EQ(p["unpackScripts"].size(), 3u);
 
     EXPECT_EQ(unpackReportToJson(UnpackReport{}),
               (nlohmann::json{{"packages", nlohmann::json::array()},

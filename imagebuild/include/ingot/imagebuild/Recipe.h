@@ -60,6 +60,9 @@ struct MmdebstrapBase {
     std::string variant = "minbase";      // one of mmdebstrap's variants
     std::vector<std::string> packages;    // extra packages (--include)
     std::vector<std::string> components;  // default {"main"}
+    // An apt directory whose sources.list(.d) mmdebstrap uses instead of the host's /etc/apt
+    // (relative to the recipe's directory unless absolute); "" = /etc/apt.
+    std::string sources;
 };
 
 // Another ingot image (layered gold images).

@@ -1,10 +1,14 @@
-// dpkg's configure phase, run where it belongs: inside the image, booted in a build microVM
+// The maintainer scripts, run where they belong: inside the image, booted in a build microVM
 // (ingot-vmm with the image's own kernel and initrd), never on the host. The tree is written
-// as an ext4 root partition of a scratch disk, a small PID 1 script runs
-// `dpkg --configure --pending` (postinsts, conffile decisions with the local version kept,
-// then the pending triggers), remounts the root read-only and powers off, and the tree is read
-// back from the disk. What only a run leaves behind (var/log, ldconfig's aux cache, times
-// after SOURCE_DATE_EPOCH) is put back as it was, so that equal inputs give equal trees.
+// as an ext4 root partition of a scratch disk, a small PID 1 script does the work, remounts the
+// root read-only and powers off, and the tree is read back from the disk. What only a run
+// leaves behind (var/log, ldconfig's aux cache, times after SOURCE_DATE_EPOCH) is put back as
+// it was, so that equal inputs give equal trees.
+//
+// Two boots around the host's unpack, in dpkg's order: before it, each old version's
+// `prerm upgrade NEW` and each new `preinst upgrade OLD` (or `install`); after it, each old
+// `postrm upgrade NEW`, then `dpkg --configure --pending` (postinsts, the conffile decisions
+// with the local version kept) and the pending triggers.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +17,7 @@
 #include <vector>
 
 #include "ingot/imagebuild/Tree.h"
+#include "ingot/patch/MaintainerScripts.h"
 
 namespace ingot::patch {
 
@@ -36,12 +41,22 @@ struct GuestConfigureResult {
     double seconds = 0;      // from starting the monitor to its exit
 };
 
-// Replaces `tree` with the configured one. Throws ingot::Error: kUsage when the monitor cannot
-// run here (no usable KVM) or the guest failed (dpkg's exit status, the packages left
-// unconfigured, the end of the console log in the message); `tree` is then unchanged.
-GuestConfigureResult configureInGuest(imagebuild::Tree& tree, const GuestConfigureOptions& options);
+// Runs `calls` in order in the guest and replaces `tree` with the result; nothing boots when
+// there are none. A failing script fails the run. Throws as configureInGuest does.
+GuestConfigureResult runScriptsInGuest(imagebuild::Tree& tree,
+                                       const std::vector<MaintainerScriptCall>& calls,
+                                       const GuestConfigureOptions& options);
 
-// The PID 1 script the guest runs (for tests and docs).
-std::string guestConfigureScript();
+// Runs `before` (the old postrms), then configures, and replaces `tree` with the configured
+// one; kGuestStagingDir is gone from it. Throws ingot::Error: kUsage when the monitor cannot
+// run here (no usable KVM) or the guest failed (the script or dpkg's exit status, the packages
+// left unconfigured, the end of the console log in the message); `tree` is then unchanged.
+GuestConfigureResult configureInGuest(imagebuild::Tree& tree,
+                                      const std::vector<MaintainerScriptCall>& before,
+                                      const GuestConfigureOptions& options);
+
+// The PID 1 script the guest runs: the calls, then (with `configure`) dpkg's configure and
+// triggers (for tests and docs).
+std::string guestScript(const std::vector<MaintainerScriptCall>& calls, bool configure);
 
 }  // namespace ingot::patch

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ingot/imagebuild/Tree.h"
+#include "ingot/patch/MaintainerScripts.h"
 
 namespace ingot::patch {
 
@@ -52,15 +53,26 @@ struct UnpackedPackage {
     std::vector<ConffileOutcome> conffiles;
     uint64_t filesUnpacked = 0;
     uint64_t filesRemoved = 0;  // the old version's files the new one no longer ships
-    // The unpack-phase scripts dpkg would have run around the unpack (new preinst, old prerm
-    // and postrm with "upgrade"), which the host never runs.
-    std::vector<std::string> scriptsNotRun;
+    // The unpack-phase scripts run in the guest around the host's unpack, in dpkg's order:
+    // "old prerm upgrade NEW", "new preinst upgrade OLD" (or "install"), "old postrm upgrade NEW".
+    std::vector<std::string> unpackScripts;
 };
 
 struct UnpackReport {
     std::vector<UnpackedPackage> packages;
     std::vector<std::string> triggersActivated;  // "PACKAGE: TRIGGER", sorted
+    // The old postrms to run with "upgrade NEW" before configuring, staged under
+    // kGuestStagingDir/postrm/ since the new version's info/ replaced them.
+    std::vector<MaintainerScriptCall> postrmCalls;
 };
+
+// The calls to make in the guest before the host unpacks `debs`: each old version's prerm with
+// "upgrade NEW", each new preinst with "upgrade OLD" ("install [CONFIG-VERSION]" for a package
+// not installed), the new preinsts staged under kGuestStagingDir/preinst/. Checks each .deb is
+// what the plan says, as unpackPackages does.
+std::vector<MaintainerScriptCall> stageUnpackScripts(imagebuild::Tree& tree,
+                                                     const std::vector<PackageToUnpack>& debs,
+                                                     const UnpackOptions& options);
 
 // Unpacks the packages in order. Throws ingot::Error naming the .deb or the database file at
 // fault: a package that is not what the plan said, a file that would replace a directory, a
