@@ -18,7 +18,6 @@
 namespace ingot::vmm {
 
 namespace {
-constexpr int kKickSignal = SIGUSR1;
 constexpr int kInternalStatus = 5;
 
 void ioctlOrThrow(int fd, unsigned long request, void* arg, const char* what, unsigned index) {
@@ -27,16 +26,22 @@ void ioctlOrThrow(int fd, unsigned long request, void* arg, const char* what, un
 }
 }  // namespace
 
+int Vcpu::kickSignal() { return SIGRTMIN; }
+
 void Vcpu::installKickSignal() {
     struct sigaction sa {};
     sa.sa_handler = [](int) {};
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;  // no SA_RESTART: KVM_RUN must return EINTR
-    sigaction(kKickSignal, &sa, nullptr);
+    sigaction(kickSignal(), &sa, nullptr);
 }
 
 Vcpu::Vcpu(const KvmSystem& kvm, KvmVm& vm, unsigned index, VcpuBus bus)
-    : index_(index), bus_(bus), fd_(vm.createVcpu(index)) {
+    : index_(index),
+      bus_(bus),
+      fd_(vm.createVcpu(index)),
+      kvmStats_(fd_.get()),
+      accounting_(bus.pio.rangeNames(), bus.mmio.rangeNames()) {
     runSize_ = static_cast<size_t>(kvm.vcpuMmapSize());
     void* p = ::mmap(nullptr, runSize_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
     if (p == MAP_FAILED) throwSystemError("mmap kvm_run of vCPU " + std::to_string(index), errno);
@@ -107,6 +112,7 @@ void Vcpu::configureBoot(GuestMemory& memory, const BootEntry& entry) {
 
 void Vcpu::start() {
     thread_ = SmallStackThread([this] {
+        accounting_.threadStarted();
         pthread_ = pthread_self();
         threadStarted_.store(true, std::memory_order_release);
         char name[16];
@@ -114,13 +120,14 @@ void Vcpu::start() {
         pthread_setname_np(pthread_self(), name);
         sigset_t unblock;
         sigemptyset(&unblock);
-        sigaddset(&unblock, kKickSignal);
+        sigaddset(&unblock, kickSignal());
         pthread_sigmask(SIG_UNBLOCK, &unblock, nullptr);
         runLoop();
         timespec ts{};
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
         stats_.threadCpuSeconds = static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
-        stats_.kvm = readKvmStats(fd_.get());
+        accounting_.threadFinished();
+        stats_.kvm = kvmStats_.read();
     });
 }
 
@@ -128,7 +135,7 @@ void Vcpu::kick() {
     // immediate_exit covers the window before the thread enters KVM_RUN; the signal covers a
     // thread already inside it.
     __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
-    if (threadStarted_.load(std::memory_order_acquire)) pthread_kill(pthread_, kKickSignal);
+    if (threadStarted_.load(std::memory_order_acquire)) pthread_kill(pthread_, kickSignal());
 }
 
 void Vcpu::join() {
@@ -150,12 +157,18 @@ void Vcpu::runLoop() {
                                       std::strerror(errno));
             return;
         }
-        ++stats_.userspaceExits[run_->exit_reason];
-        if (!handleExit()) return;
+        // The accounting's whole cost on the exit path: two vDSO clock reads and a few plain
+        // stores to counters only this thread writes.
+        const uint64_t exitedAt = VcpuAccounting::monotonicNs();
+        const uint32_t reason = run_->exit_reason;
+        VcpuAccounting::DeviceRef device;
+        const bool keepRunning = handleExit(device);
+        accounting_.recordExit(reason, device, VcpuAccounting::monotonicNs() - exitedAt);
+        if (!keepRunning) return;
     }
 }
 
-bool Vcpu::handleExit() {
+bool Vcpu::handleExit(VcpuAccounting::DeviceRef& device) {
     auto& lifecycle = bus_.lifecycle;
     switch (run_->exit_reason) {
         case KVM_EXIT_IO: {
@@ -167,24 +180,35 @@ bool Vcpu::handleExit() {
             }
             auto* data = reinterpret_cast<uint8_t*>(run_) + io.data_offset;
             ++stats_.pioExitsByPort[io.port];
+            auto claim = bus_.pio.claim(io.port);
+            device = {VcpuAccounting::Bus::kPio,
+                      claim ? std::optional<size_t>(claim->range) : std::nullopt};
             for (uint32_t i = 0; i < io.count; ++i) {
                 std::span<uint8_t> access(data + i * io.size, io.size);
-                if (io.direction == KVM_EXIT_IO_OUT)
-                    bus_.pio.write(io.port, access);
-                else if (!bus_.pio.read(io.port, access))
-                    fillAccess(access, ~0ull);
+                if (!claim) {
+                    if (io.direction != KVM_EXIT_IO_OUT) fillAccess(access, ~0ull);
+                } else if (io.direction == KVM_EXIT_IO_OUT) {
+                    claim->device->write(claim->offset, access);
+                } else {
+                    claim->device->read(claim->offset, access);
+                }
             }
             return true;
         }
         case KVM_EXIT_MMIO: {
             auto& mmio = run_->mmio;
-            ++stats_.mmioExits;
             uint32_t len = mmio.len > 8 ? 8 : mmio.len;
             std::span<uint8_t> access(mmio.data, len);
-            if (mmio.is_write)
-                bus_.mmio.write(mmio.phys_addr, access);
-            else if (!bus_.mmio.read(mmio.phys_addr, access))
-                fillAccess(access, ~0ull);
+            auto claim = bus_.mmio.claim(mmio.phys_addr);
+            device = {VcpuAccounting::Bus::kMmio,
+                      claim ? std::optional<size_t>(claim->range) : std::nullopt};
+            if (!claim) {
+                if (!mmio.is_write) fillAccess(access, ~0ull);
+            } else if (mmio.is_write) {
+                claim->device->write(claim->offset, access);
+            } else {
+                claim->device->read(claim->offset, access);
+            }
             return true;
         }
         case KVM_EXIT_HLT:

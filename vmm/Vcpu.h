@@ -15,20 +15,20 @@
 #include "GuestMemory.h"
 #include "SmallStackThread.h"
 #include "VmLifecycle.h"
+#include "accounting/VcpuAccounting.h"
 #include "boot/BootEntry.h"
 #include "devices/IoBus.h"
 #include "kvm/FileDescriptor.h"
 #include "kvm/Kvm.h"
+#include "kvm/KvmStats.h"
 
 namespace ingot::vmm {
 
-// What one vCPU thread counted while it ran.
+// What one vCPU thread counted while it ran, complete once it has been joined. (The exits by
+// reason and device are in its accounting, which can be read while it runs.)
 struct VcpuStats {
-    // KVM_RUN returns by kvm_run::exit_reason (these are the exits that reach the monitor).
-    std::map<uint32_t, uint64_t> userspaceExits;
     // Port I/O exits by port: where the guest spends the monitor's time.
     std::map<uint16_t, uint64_t> pioExitsByPort;
-    uint64_t mmioExits = 0;
     double threadCpuSeconds = 0;
     std::map<std::string, uint64_t> kvm;  // KVM's own counters for this vCPU
 };
@@ -59,13 +59,19 @@ public:
     void kick();
     void join();
     const VcpuStats& stats() const { return stats_; }
+    // The accounting figures from the thread's start until now (or its end): any thread, any
+    // time.
+    VcpuFigures accounting() const { return accounting_.figures(index_, kvmStats_.read()); }
 
     // Installs the no-op signal handler kick() relies on; call once per process.
     static void installKickSignal();
+    // The signal kick() sends: a real-time one, leaving SIGUSR1 to the monitor's operator.
+    static int kickSignal();
 
 private:
     void runLoop();
-    bool handleExit();
+    // Handles the exit in kvm_run; names the device it went to, if any, for the accounting.
+    bool handleExit(VcpuAccounting::DeviceRef& device);
 
     unsigned index_;
     VcpuBus bus_;
@@ -76,6 +82,9 @@ private:
     std::atomic<bool> threadStarted_{false};
     pthread_t pthread_{};
     VcpuStats stats_;
+    // Opened before the thread starts: KVM_GET_STATS_FD waits for a vCPU to leave KVM_RUN.
+    KvmStatsFile kvmStats_;
+    VcpuAccounting accounting_;
 };
 
 }  // namespace ingot::vmm

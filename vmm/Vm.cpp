@@ -43,20 +43,6 @@ void writeAllToStdout(std::span<const uint8_t> bytes) {
     }
 }
 
-const char* exitReasonName(uint32_t reason) {
-    switch (reason) {
-        case KVM_EXIT_IO: return "io";
-        case KVM_EXIT_MMIO: return "mmio";
-        case KVM_EXIT_HLT: return "hlt";
-        case KVM_EXIT_INTR: return "intr";
-        case KVM_EXIT_SHUTDOWN: return "shutdown";
-        case KVM_EXIT_SYSTEM_EVENT: return "system-event";
-        case KVM_EXIT_FAIL_ENTRY: return "fail-entry";
-        case KVM_EXIT_INTERNAL_ERROR: return "internal-error";
-        default: return nullptr;
-    }
-}
-
 }  // namespace
 
 Vm::Vm(const VmConfig& config)
@@ -267,6 +253,30 @@ int Vm::run() {
     return lifecycle_.exitStatus();
 }
 
+AccountingSnapshot Vm::accountingSnapshot() const {
+    AccountingSnapshot s;
+    for (const auto& v : vcpus_) s.vcpus.push_back(v->accounting());
+    // Taken after the vCPUs' readings, so the snapshot's time is the latest of them and no
+    // vCPU's wall time exceeds the VM's.
+    s.snapshotMonotonicNs = VcpuAccounting::monotonicNs();
+    const auto startNs = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(start_.time_since_epoch()).count());
+    s.wallNs = s.snapshotMonotonicNs > startNs ? s.snapshotMonotonicNs - startNs : 0;
+    s.ticksPerSecond = ::sysconf(_SC_CLK_TCK);
+    return s;
+}
+
+std::string Vm::accountingJson() const {
+    nlohmann::ordered_json doc;
+    doc["stopReason"] = stopReasonName(lifecycle_.reason());
+    doc["monotonicStartNs"] =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(start_.time_since_epoch()).count();
+    doc["cpus"] = config_.cpus;
+    doc["memoryBytes"] = config_.memoryBytes;
+    doc["accounting"] = vmm::accountingJson(accountingSnapshot());
+    return doc.dump(2) + "\n";
+}
+
 std::string Vm::statsJson() const {
     using nlohmann::ordered_json;
     ordered_json doc;
@@ -286,13 +296,12 @@ std::string Vm::statsJson() const {
     std::map<std::string, uint64_t> userspace;
     std::map<uint16_t, uint64_t> ports;
     ordered_json vcpus = ordered_json::array();
-    for (const auto& v : vcpus_) {
+    const auto accounting = accountingSnapshot();
+    for (size_t i = 0; i < vcpus_.size(); ++i) {
+        const auto& v = vcpus_[i];
         const auto& s = v->stats();
         for (const auto& [name, value] : s.kvm) kvmTotals[name] += value;
-        for (const auto& [reason, count] : s.userspaceExits) {
-            const char* name = exitReasonName(reason);
-            userspace[name ? name : "reason-" + std::to_string(reason)] += count;
-        }
+        for (const auto& [name, e] : accounting.vcpus[i].monitorExits) userspace[name] += e.count;
         for (const auto& [port, count] : s.pioExitsByPort) ports[port] += count;
         vcpus.push_back({{"index", v->index()},
                          {"threadCpuSeconds", s.threadCpuSeconds},
@@ -301,10 +310,9 @@ std::string Vm::statsJson() const {
     ordered_json exits;
     exits["total"] = kvmTotals.count("exits") ? kvmTotals["exits"] : 0;
     ordered_json byReason;
-    for (const char* k : {"io_exits", "mmio_exits", "halt_exits", "irq_exits", "irq_window_exits",
-                          "nmi_window_exits", "signal_exits", "request_irq_exits",
-                          "l1d_flush", "insn_emulation", "insn_emulation_fail"}) {
-        if (kvmTotals.count(k)) byReason[k] = kvmTotals[k];
+    for (auto name : kvmExitCounterNames()) {
+        std::string k(name);
+        if (k != "exits" && kvmTotals.count(k)) byReason[k] = kvmTotals[k];
     }
     exits["byReason"] = byReason;
     exits["toMonitor"] = userspace;
@@ -375,6 +383,7 @@ std::string Vm::statsJson() const {
                         {"complaints", slot.net->log().total()}});
     }
     doc["nets"] = nets;
+    doc["accounting"] = vmm::accountingJson(accounting);
     return doc.dump(2) + "\n";
 }
 

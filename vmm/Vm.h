@@ -39,8 +39,11 @@ public:
     // Asks the guest to shut down the way a person at its keyboard would: Ctrl+Alt+Del. False
     // when the guest has no keyboard driver listening (yet), so the request went nowhere.
     bool requestGuestShutdown() { return i8042_->pressCtrlAltDel(); }
-    // The stats document `--stats-json` writes.
+    // The stats document `--stats-json` writes at exit.
     std::string statsJson() const;
+    // The accounting while the VM runs (what SIGUSR1 writes to `--stats-json`): any thread, any
+    // time; two of them give the figures for the interval between.
+    std::string accountingJson() const;
 
 private:
     // A virtio-mmio device with its transport and worker thread. Declared last, the worker is
@@ -58,6 +61,7 @@ private:
     void openDisks();
     void openNets();
     void addVirtioDevices(acpi::AcpiLayout& acpiLayout);
+    AccountingSnapshot accountingSnapshot() const;
 
     VmConfig config_;
     std::chrono::steady_clock::time_point start_;

@@ -23,6 +23,7 @@ void VmLifecycle::requestStop(StopReason reason, int exitStatus, std::string det
         reason_ = reason;
         exitStatus_ = exitStatus;
         detail_ = std::move(detail);
+        stopping_.store(true);
     }
     stopped_.notify_all();
     if (kick_) kick_();

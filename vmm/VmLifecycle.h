@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -18,10 +19,10 @@ public:
     // `kick` interrupts every vCPU blocked in KVM_RUN; set by the VM before vCPUs start.
     void setKick(std::function<void()> kick) { kick_ = std::move(kick); }
     void requestStop(StopReason reason, int exitStatus, std::string detail = {});
-    bool stopping() const {
-        std::lock_guard lock(mutex_);
-        return reason_ != StopReason::kNone;
-    }
+    // Read by every vCPU before each KVM_RUN: a flag, not the mutex. Sequentially consistent
+    // (still a plain load on x86) so that a vCPU that clears kvm_run's immediate_exit after a
+    // kick set it is sure to see the stop on its next look.
+    bool stopping() const { return stopping_.load(); }
     void waitForStop();
     StopReason reason() const {
         std::lock_guard lock(mutex_);
@@ -42,6 +43,7 @@ private:
     StopReason reason_ = StopReason::kNone;
     int exitStatus_ = 0;
     std::string detail_;
+    std::atomic<bool> stopping_{false};
     std::function<void()> kick_;
 };
 

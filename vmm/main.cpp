@@ -62,6 +62,20 @@ private:
     SmallStackThread thread_;
 };
 
+// SIGUSR1: the accounting so far, replacing the file whole (a reader never sees half of it).
+// A failure is reported and the VM runs on.
+void writeAccounting(const Vm& vm, const std::string& path) {
+    if (path.empty()) {
+        std::cerr << "ingot-vmm: SIGUSR1 asks for the accounting, but no --stats-json was given\n";
+        return;
+    }
+    try {
+        writeFileAtomically(path, vm.accountingJson());
+    } catch (const std::exception& e) {
+        std::cerr << "ingot-vmm: accounting not written: " << e.what() << "\n";
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,7 +121,8 @@ int main(int argc, char** argv) {
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_option("--stats-json", config.statsJson,
-                   "write exits, wall time, boot progress and vCPU CPU time here at exit");
+                   "write exits, wall time, boot progress, vCPU CPU time and the accounting here "
+                   "at exit, and the accounting so far on SIGUSR1");
     app.footer(
         "Exit status: 0 guest powered off or rebooted; odd values (v<<1)|1 from the debug-exit\n"
         "port 0xf4; 2 usage or configuration; 3 image verification failed; 4 no usable KVM;\n"
@@ -124,11 +139,12 @@ int main(int argc, char** argv) {
     }
 
     // SIGTERM, SIGINT and SIGHUP stop the VM through the lifecycle; SIGPWR asks the guest to shut
-    // itself down (Ctrl+Alt+Del on its keyboard). Both are handled on a thread of their own;
-    // every other thread inherits the blocked mask.
+    // itself down (Ctrl+Alt+Del on its keyboard); SIGUSR1 writes the accounting so far to
+    // --stats-json. All are handled on a thread of their own; every other thread inherits the
+    // blocked mask.
     sigset_t blocked;
     sigemptyset(&blocked);
-    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPWR}) sigaddset(&blocked, sig);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPWR, SIGUSR1}) sigaddset(&blocked, sig);
     sigaddset(&blocked, SIGUSR2);  // wakes the signal thread at exit
     pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
     signal(SIGPIPE, SIG_IGN);
@@ -151,6 +167,10 @@ int main(int argc, char** argv) {
         SmallStackThread signalThread([&] {
             int sig = 0;
             while (sigwait(&blocked, &sig) == 0 && sig != SIGUSR2) {
+                if (sig == SIGUSR1) {
+                    writeAccounting(vm, config.statsJson);
+                    continue;
+                }
                 if (sig == SIGPWR && vm.requestGuestShutdown()) {
                     std::cerr << "ingot-vmm: asked the guest to shut down (Ctrl+Alt+Del)\n";
                     continue;

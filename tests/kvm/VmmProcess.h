@@ -68,10 +68,11 @@ struct ProcessOptions {
     std::string sigtermAfterOutput;  // …counted from when the output contains this (if set)
 };
 
-inline ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOptions& options) {
+// Starts argv[0] (a path) with stdin from a pipe (*input, to write) and stdout and stderr to
+// one pipe (*output, to read). Returns the pid, or -1 when the pipes cannot be made.
+inline pid_t spawnWithPipes(const std::vector<std::string>& argv, int* input, int* output) {
     int out[2], in[2];
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(in, O_CLOEXEC) < 0) return {};
-    auto start = std::chrono::steady_clock::now();
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(in, O_CLOEXEC) < 0) return -1;
     pid_t pid = fork();
     if (pid == 0) {
         dup2(in[0], 0);
@@ -85,6 +86,16 @@ inline ProcessResult runProcess(const std::vector<std::string>& argv, const Proc
     }
     close(out[1]);
     close(in[0]);
+    *input = in[1];
+    *output = out[0];
+    return pid;
+}
+
+inline ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOptions& options) {
+    auto start = std::chrono::steady_clock::now();
+    int in[2] = {-1, -1}, out[2] = {-1, -1};
+    pid_t pid = spawnWithPipes(argv, &in[1], &out[0]);
+    if (pid < 0) return {};
     bool inputSent = options.input.empty();
     auto sendInput = [&] {
         if (write(in[1], options.input.data(), options.input.size()) < 0) {

@@ -60,6 +60,23 @@ std::vector<kvm_cpuid_entry2> filterCpuid(std::vector<kvm_cpuid_entry2> entries,
                     e.ecx = e.index;
                 }
                 break;
+            case kKvmCpuidSignature:
+                // The leaf a guest looks for before it trusts any paravirtual feature bit: EAX
+                // is the highest paravirtual leaf, EBX:ECX:EDX read "KVMKVMKVM\0\0\0". KVM
+                // supplies both; written here too, so the guest's view never depends on it.
+                e.eax = e.eax > kKvmCpuidFeatures ? e.eax : kKvmCpuidFeatures;
+                e.ebx = 0x4b4d564b;  // "KVMK"
+                e.ecx = 0x564b4d56;  // "VMKV"
+                e.edx = 0x0000004d;  // "M\0\0\0"
+                break;
+            case kKvmCpuidFeatures:
+                // Kept as KVM offers them. Steal time (bit 5) is how a guest learns how long
+                // its vCPUs waited for a host CPU: once the guest enables it with
+                // MSR_KVM_STEAL_TIME, KVM copies the vCPU thread's scheduler run delay into
+                // guest memory on every entry. KVM offers the bit only when the host kernel
+                // tracks run delay (CONFIG_SCHED_INFO); forcing it on a host that does not
+                // would make the guest's wrmsr fault, so it is passed on, never invented.
+                break;
             case 0x80000008:
                 // AMD: NC (cores - 1) in ECX[7:0], APIC id size in ECX[15:12].
                 e.ecx = (e.ecx & ~0xf0ffu) | ((n - 1) & 0xff) | (bitsFor(n) << 12);

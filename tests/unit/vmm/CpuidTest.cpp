@@ -46,6 +46,9 @@ std::vector<kvm_cpuid_entry2> hostCpuid() {
         leaf(0xb, 0, 1, 2, 0x100, 0x0a, kSignificantIndex),
         leaf(0xb, 1, 4, 16, 0x201, 0x0a, kSignificantIndex),
         leaf(0xb, 2, 0, 0, 2, 0x0a, kSignificantIndex),
+        // KVM's paravirtual leaves as Linux 6.1's KVM reports them: the signature, then
+        // kvmclock (bits 0 and 3), steal time (bit 5), PV EOI, PV unhalt, … and the stable bit.
+        leaf(0x40000000, 0, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d),
         leaf(0x40000001, 0, 0x01007afb, 0, 0, 0),
         leaf(0x80000008, 0, 0x3027, 0, 0x0003'a70f, 0),
     };
@@ -159,8 +162,26 @@ TEST_P(CpuidFilter, Leaf80000008ReportsCoreCount) {
     EXPECT_EQ(e.eax, h.eax);
 }
 
+TEST_P(CpuidFilter, KeepsTheKvmSignatureLeaf) {
+    const auto& e = find(out, kKvmCpuidSignature);
+    char signature[13] = {};
+    std::memcpy(signature, &e.ebx, 4);
+    std::memcpy(signature + 4, &e.ecx, 4);
+    std::memcpy(signature + 8, &e.edx, 4);
+    EXPECT_EQ(std::string(signature, 12), std::string("KVMKVMKVM\0\0\0", 12));
+    EXPECT_GE(e.eax, kKvmCpuidFeatures);  // the features leaf is within reach
+}
+
+TEST_P(CpuidFilter, AdvertisesStealTimeAndKeepsKvmclock) {
+    const auto& e = find(out, kKvmCpuidFeatures);
+    EXPECT_TRUE(e.eax & kKvmFeatureStealTime);
+    EXPECT_TRUE(e.eax & kKvmFeatureClocksource);
+    EXPECT_TRUE(e.eax & kKvmFeatureClocksource2);
+    EXPECT_EQ(e.eax, find(host, kKvmCpuidFeatures).eax);  // nothing KVM offers is dropped
+}
+
 TEST_P(CpuidFilter, LeavesOtherLeavesByteForByte) {
-    for (uint32_t function : {0u, 7u, 0x40000001u}) {
+    for (uint32_t function : {0u, 7u, kKvmCpuidSignature, kKvmCpuidFeatures}) {
         const auto& e = find(out, function);
         const auto& h = find(host, function);
         EXPECT_EQ(std::memcmp(&e, &h, sizeof e), 0) << std::hex << function;
@@ -182,6 +203,29 @@ TEST(CpuidFilterZeroCount, TreatsZeroVcpusAsOne) {
     EXPECT_FALSE(e.edx & (1u << 28));
     EXPECT_EQ(find(out, 4, 3).eax >> 26, 0u);
     EXPECT_EQ(find(out, 0x80000008).ecx & 0xff, 0u);
+}
+
+TEST(CpuidFilterParavirt, WritesTheSignatureWhateverKvmSaid) {
+    auto out = filterCpuid({leaf(kKvmCpuidSignature, 0, 0, 0, 0, 0),
+                            leaf(kKvmCpuidFeatures, 0, kKvmFeatureStealTime, 0, 0, 0)},
+                           {0, 1});
+    const auto& e = find(out, kKvmCpuidSignature);
+    EXPECT_EQ(e.eax, kKvmCpuidFeatures);
+    EXPECT_EQ(e.ebx, 0x4b4d564bu);
+    EXPECT_EQ(e.ecx, 0x564b4d56u);
+    EXPECT_EQ(e.edx, 0x4du);
+    EXPECT_TRUE(find(out, kKvmCpuidFeatures).eax & kKvmFeatureStealTime);
+}
+
+TEST(CpuidFilterParavirt, NeverInventsStealTime) {
+    // A host kernel without run-delay tracking: KVM leaves bit 5 out, and a guest told otherwise
+    // would fault on MSR_KVM_STEAL_TIME.
+    auto host = hostCpuid();
+    for (auto& e : host)
+        if (e.function == kKvmCpuidFeatures) e.eax &= ~kKvmFeatureStealTime;
+    auto out = filterCpuid(host, {0, 2});
+    EXPECT_FALSE(find(out, kKvmCpuidFeatures).eax & kKvmFeatureStealTime);
+    EXPECT_TRUE(find(out, kKvmCpuidFeatures).eax & kKvmFeatureClocksource2);
 }
 
 TEST(CpuidFilterEmpty, ReturnsNothingForNothing) {

@@ -111,6 +111,23 @@ TEST_F(IoBusTest, OverlapErrorNamesTheDevice) {
     }
 }
 
+TEST_F(IoBusTest, ClaimsNumberRangesInTheOrderTheyWereAdded) {
+    auto uartClaim = bus.claim(0x3fb);
+    ASSERT_TRUE(uartClaim);
+    EXPECT_EQ(uartClaim->device, uart.get());
+    EXPECT_EQ(uartClaim->offset, 3u);
+    EXPECT_EQ(uartClaim->range, 0u);
+    ASSERT_TRUE(bus.claim(0x60));
+    EXPECT_EQ(bus.claim(0x60)->range, 1u);  // added second, though its address is lower
+    EXPECT_FALSE(bus.claim(0x80));
+    EXPECT_EQ(bus.rangeNames(), (std::vector<std::string>{"uart", "kbd"}));
+    // A refused range takes no number.
+    EXPECT_THROW(bus.add(0x3f8, 1, std::make_shared<ProbeDevice>("clash")), Error);
+    bus.add(0x2f8, 8, uart);
+    EXPECT_EQ(bus.claim(0x2f8)->range, 2u);
+    EXPECT_EQ(bus.rangeNames(), (std::vector<std::string>{"uart", "kbd", "uart"}));
+}
+
 TEST(IoBus, RejectsEmptyAndWrappingRanges) {
     IoBus bus;
     auto dev = std::make_shared<ProbeDevice>("d");
