@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -87,7 +88,48 @@ struct XattrContext {
     uint64_t bytes = 0;
     bool overBudget = false;
     std::string badName;
+    std::string badAcl;  // the name of an ACL xattr whose value is no ACL
 };
+
+// POSIX ACLs are stored in ext4's own compact form (version 1: four-byte entries for the owner,
+// group, mask and other, eight-byte ones with an id for named users and groups), and this
+// libext2fs hands them back that way, while its ext2fs_xattr_set (the writer) takes the kernel's
+// xattr form (version 2, every entry eight bytes, no id = 0xffffffff). The tree keeps the
+// kernel's form, as tar and the writer do. nullopt for a value that is neither.
+std::optional<std::string> aclToXattrForm(std::string_view disk) {
+    const auto u16 = [&disk](size_t at) {
+        return static_cast<uint32_t>(static_cast<uint8_t>(disk[at]) |
+                                     (static_cast<uint8_t>(disk[at + 1]) << 8));
+    };
+    const auto u32 = [&](size_t at) { return u16(at) | (u16(at + 2) << 16); };
+    if (disk.size() < 4) return std::nullopt;
+    if (u32(0) == 2) return std::string(disk);  // already the kernel's form
+    if (u32(0) != 1) return std::nullopt;
+    std::string out;
+    const auto put = [&out](uint32_t v, int bytes) {
+        for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+    };
+    put(2, 4);
+    size_t at = 4;
+    while (at < disk.size()) {
+        if (disk.size() - at < 4) return std::nullopt;
+        const uint32_t tag = u16(at), perm = u16(at + 2);
+        uint32_t id = 0xffffffff;
+        if (tag == 0x02 || tag == 0x08) {  // ACL_USER, ACL_GROUP
+            if (disk.size() - at < 8) return std::nullopt;
+            id = u32(at + 4);
+            at += 8;
+        } else if (tag == 0x01 || tag == 0x04 || tag == 0x10 || tag == 0x20) {
+            at += 4;
+        } else {
+            return std::nullopt;
+        }
+        put(tag, 2);
+        put(perm, 2);
+        put(id, 4);
+    }
+    return out;
+}
 
 int collectXattr(char* name, char* value, size_t valueLen, void* priv) {
     auto* ctx = static_cast<XattrContext*>(priv);
@@ -103,7 +145,16 @@ int collectXattr(char* name, char* value, size_t valueLen, void* priv) {
         ctx->overBudget = true;
         return XATTR_ABORT;
     }
-    ctx->values[key] = std::string(value ? value : "", value ? valueLen : 0);
+    std::string bytes(value ? value : "", value ? valueLen : 0);
+    if (key == "system.posix_acl_access" || key == "system.posix_acl_default") {
+        auto converted = aclToXattrForm(bytes);
+        if (!converted) {
+            ctx->badAcl = key;
+            return XATTR_ABORT;
+        }
+        bytes = std::move(*converted);
+    }
+    ctx->values[key] = std::move(bytes);
     return 0;
 }
 
@@ -314,6 +365,7 @@ private:
         XattrContext ctx;
         check(ext2fs_xattrs_iterate(h.handle, collectXattr, &ctx), treePath, "cannot list its xattrs");
         if (!ctx.badName.empty()) fail(treePath, "an xattr has an empty name");
+        if (!ctx.badAcl.empty()) fail(treePath, "its " + ctx.badAcl + " is no POSIX ACL");
         if (ctx.overBudget)
             fail(treePath, "its xattrs hold more than " + std::to_string(kMaxXattrBytes) + " bytes");
         inode.xattrs = std::move(ctx.values);

@@ -345,3 +345,62 @@ TEST(Ext4Reader, CorruptedBytesNeverCrash) {
     EXPECT_GT(refused, 0u);
     std::cout << trials << " corrupted images: " << refused << " refused, " << trials - refused << " read\n";
 }
+
+// POSIX ACLs (Debian's /var/log/journal carries group:adm:r-x and a default ACL) come back in
+// the form the writer takes, so a layered build or `ingot patch` can write the tree again.
+TEST(Ext4Reader, PosixAclsRoundTripThroughWriteReadWrite) {
+    const auto acl = [](std::initializer_list<std::array<uint32_t, 3>> entries) {
+        std::string out;
+        const auto put = [&out](uint32_t v, int bytes) {
+            for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+        };
+        put(2, 4);  // POSIX_ACL_XATTR_VERSION
+        for (const auto& [tag, perm, id] : entries) {
+            put(tag, 2);
+            put(perm, 2);
+            put(id, 4);
+        }
+        return out;
+    };
+    const uint32_t kNoId = 0xffffffff;
+    const std::string access = acl({{1, 7, kNoId}, {4, 5, kNoId}, {8, 5, 4}, {0x10, 5, kNoId}, {0x20, 5, kNoId}});
+    TempDir tmp;
+    Tree tree;
+    auto dir = std::make_shared<Inode>();
+    dir->type = NodeType::kDirectory;
+    dir->mode = 02755;
+    dir->xattrs["system.posix_acl_access"] = access;
+    dir->xattrs["system.posix_acl_default"] = access;
+    tree.put("var/log/journal", dir, "t");
+    writeExt4(tree, options(), tmp / "a.ext4");
+    Tree back = readBack(tmp / "a.ext4");
+    ASSERT_TRUE(back.find("var/log/journal"));
+    EXPECT_EQ(back.find("var/log/journal")->xattrs, dir->xattrs);
+    writeExt4(back, options(), tmp / "b.ext4");
+    EXPECT_EQ(readBack(tmp / "b.ext4").find("var/log/journal")->xattrs, dir->xattrs);
+}
+
+// An ACL xattr that is neither ext4's form nor the kernel's is refused, naming the path.
+TEST(Ext4Reader, MalformedAclIsRefused) {
+    TempDir tmp;
+    Tree tree;
+    tree.put("etc/x", file("x\n"), "t");
+    writeExt4(tree, options(), tmp / "root.ext4");
+    for (const std::string& value : {std::string("\x01\0\0\0\x01\0", 6),          // short entry cut
+                                     std::string("\x01\0\0\0\x40\0\x07\0", 8),     // unknown tag
+                                     std::string("\x07\0\0\0", 4)}) {             // unknown version
+        {
+            Editor e(tmp / "root.ext4");
+            ext2_xattr_handle* h = nullptr;
+            ASSERT_EQ(ext2fs_xattrs_open(e.fs(), e.ino("etc/x"), &h), 0);
+            ASSERT_EQ(ext2fs_xattrs_read(h), 0);
+            unsigned int flags = XATTR_HANDLE_FLAG_RAW;
+            ASSERT_EQ(ext2fs_xattrs_flags(h, &flags, nullptr), 0);
+            ASSERT_EQ(ext2fs_xattr_set(h, "system.posix_acl_access", value.data(), value.size()), 0);
+            ASSERT_EQ(ext2fs_xattrs_close(&h), 0);
+        }
+        const std::string message = errorOf([&] { readBack(tmp / "root.ext4"); });
+        EXPECT_NE(message.find("etc/x"), std::string::npos) << message;
+        EXPECT_NE(message.find("is no POSIX ACL"), std::string::npos) << message;
+    }
+}
