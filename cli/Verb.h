@@ -3,7 +3,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
 #include <functional>
+#include <optional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -34,6 +38,21 @@ inline std::string printable(std::string text) {
     for (char& c : text)
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
     return text;
+}
+
+// SOURCE_DATE_EPOCH from the environment, nullopt when unset or empty; anything but a
+// non-negative number of seconds is a usage error.
+inline std::optional<int64_t> sourceDateEpochFromEnvironment() {
+    const char* value = std::getenv("SOURCE_DATE_EPOCH");
+    if (!value || !*value) return std::nullopt;
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(value, &end, 10);
+    if (errno || !end || *end || v < 0)
+        throw Error("SOURCE_DATE_EPOCH='" + printable(value) +
+                        "' is not a non-negative number of seconds",
+                    ExitStatus::kUsage);
+    return v;
 }
 
 // --store, for the verbs that work on the local store; empty means store::defaultRoot().

@@ -32,19 +32,10 @@ struct BuildVerbOptions {
 };
 
 int64_t sourceDateEpoch() {
-    const char* value = std::getenv("SOURCE_DATE_EPOCH");
-    if (!value || !*value) {
-        std::cerr << "ingot build: SOURCE_DATE_EPOCH is not set; using 0, so every time in the image "
-                     "is the epoch (set it to date the image)\n";
-        return 0;
-    }
-    char* end = nullptr;
-    errno = 0;
-    long long v = std::strtoll(value, &end, 10);
-    if (errno || !end || *end || v < 0)
-        throw Error("SOURCE_DATE_EPOCH='" + printable(value) + "' is not a non-negative number of seconds",
-                    ExitStatus::kUsage);
-    return v;
+    if (auto epoch = sourceDateEpochFromEnvironment()) return *epoch;
+    std::cerr << "ingot build: SOURCE_DATE_EPOCH is not set; using 0, so every time in the image "
+                 "is the epoch (set it to date the image)\n";
+    return 0;
 }
 
 int runBuild(const BuildVerbOptions& options) {

@@ -171,19 +171,6 @@ std::string nextVersion(const std::string& current, int64_t epoch) {
     return base + "." + day;
 }
 
-int64_t patchEpoch(int64_t newestRelease) {
-    const char* value = std::getenv("SOURCE_DATE_EPOCH");
-    if (!value || !*value) return newestRelease;
-    char* end = nullptr;
-    errno = 0;
-    long long v = std::strtoll(value, &end, 10);
-    if (errno || !end || *end || v < 0)
-        throw Error("SOURCE_DATE_EPOCH='" + printable(value) +
-                        "' is not a non-negative number of seconds",
-                    ExitStatus::kUsage);
-    return v;
-}
-
 // The recipe `ingot patch` builds: the image as its base, the security step, nothing else.
 // It is written as YAML and read by the one recipe parser, so the build and its provenance
 // see exactly what `ingot build` would for the same file.
@@ -221,7 +208,7 @@ int applyPlan(const PatchOptions& options, const RootFileSystem& root,
     build.key = sign::readSecretKeyFile(options.signKey);
     build.outputDir = options.output;
     build.cacheDir = options.cache.empty() ? imagebuild::defaultCacheDir() : options.cache;
-    build.sourceDateEpoch = patchEpoch(sources.newestReleaseDate);
+    build.sourceDateEpoch = sourceDateEpochFromEnvironment().value_or(sources.newestReleaseDate);
     build.trustedKeys = options.keys;
     build.vmmPath = findMonitor();
     build.offline = options.offline;

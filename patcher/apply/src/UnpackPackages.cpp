@@ -8,6 +8,7 @@
 
 #include "ingot/core/Error.h"
 #include "ingot/debian/Deb822.h"
+#include "ingot/debian/DpkgStatus.h"
 #include "ingot/debian/Text.h"
 #include "ingot/imagebuild/ArchiveReader.h"
 #include "ingot/patch/DpkgDatabase.h"
@@ -63,35 +64,9 @@ struct OldConffile {
 
 std::map<std::string, OldConffile> parseConffilesField(const std::string& value,
                                                        const std::string& where) {
-    // " /path md5 [obsolete] [remove-on-upgrade]", read from the end as dpkg reads it: the
-    // path may hold blanks.
     std::map<std::string, OldConffile> out;
-    for (std::string_view line : text::lines(value)) {
-        std::string_view rest = text::trim(line);
-        if (rest.empty()) continue;
-        OldConffile c;
-        const auto lastWord = [&rest]() {
-            size_t blank = rest.find_last_of(" \t");
-            return blank == std::string_view::npos ? std::string_view() : rest.substr(blank + 1);
-        };
-        const auto dropLastWord = [&rest]() {
-            rest = text::trim(rest.substr(0, rest.find_last_of(" \t")));
-        };
-        for (int flags = 0; flags < 2; ++flags) {
-            std::string_view word = lastWord();
-            if (word == "obsolete") c.obsolete = true;
-            if (word != "obsolete" && word != "remove-on-upgrade") break;
-            dropLastWord();
-        }
-        std::string_view md5 = lastWord();
-        if (md5.empty() || rest.front() != '/')
-            throw Error(where + ": a Conffiles line is '/path md5', not '" + text::printable(line) +
-                            "'",
-                        ExitStatus::kUsage);
-        c.md5 = std::string(md5);
-        dropLastWord();
-        out[imagebuild::normalizePath(rest, where)] = c;
-    }
+    for (const debian::Conffile& c : debian::parseConffiles(value, where))
+        out[imagebuild::normalizePath(c.path, where)] = {c.md5, c.obsolete};
     return out;
 }
 

@@ -23,9 +23,8 @@ Version parseVersionAt(std::string_view source, size_t line, std::string_view wh
 }
 
 // " /etc/foo.conf 0123...def [obsolete] [remove-on-upgrade]": the flags and the md5 are read
-// from the end, so a path with blanks in it still parses.
-Conffile parseConffile(std::string_view source, size_t line, std::string_view who,
-                       std::string_view entry) {
+// from the end, so a path with blanks in it still parses. `place` starts the error message.
+Conffile parseConffile(std::string_view place, std::string_view entry) {
     auto w = text::words(entry);
     Conffile c;
     while (w.size() > 2 && (w.back() == "obsolete" || w.back() == "remove-on-upgrade")) {
@@ -33,9 +32,9 @@ Conffile parseConffile(std::string_view source, size_t line, std::string_view wh
         w.pop_back();
     }
     if (w.size() < 2 || !w.front().starts_with("/"))
-        bad(source, line,
-            std::string(who) + ": a Conffiles line is '/path md5', not '" + text::printable(entry) +
-                "'");
+        throw Error(std::string(place) + ": a Conffiles line is '/path md5', not '" +
+                        text::printable(entry) + "'",
+                    ExitStatus::kUsage);
     c.md5 = std::string(w.back());
     const std::string_view first = w.front();
     const std::string_view last = w[w.size() - 2];
@@ -90,12 +89,22 @@ std::vector<InstalledPackage> parseDpkgStatus(std::string_view text, std::string
             size_t line = conffiles->line;
             for (std::string_view entry : text::lines(conffiles->value)) {
                 if (!text::trim(entry).empty())
-                    installed.conffiles.push_back(parseConffile(source, line, who, entry));
+                    installed.conffiles.push_back(parseConffile(
+                        std::string(source) + " line " + std::to_string(line) + ": " +
+                            std::string(who),
+                        entry));
                 ++line;
             }
         }
         out.push_back(std::move(installed));
     }
+    return out;
+}
+
+std::vector<Conffile> parseConffiles(std::string_view value, std::string_view where) {
+    std::vector<Conffile> out;
+    for (std::string_view entry : text::lines(value))
+        if (!text::trim(entry).empty()) out.push_back(parseConffile(where, entry));
     return out;
 }
 

@@ -36,4 +36,9 @@ struct InstalledPackage {
 // malformed Conffiles line.
 std::vector<InstalledPackage> parseDpkgStatus(std::string_view text, std::string_view source);
 
+// The entries of a Conffiles field's value (" /path md5 [obsolete] [remove-on-upgrade]" lines,
+// read from the end, so paths may hold blanks). Throws ingot::Error (kUsage) starting with
+// `where` for a malformed line.
+std::vector<Conffile> parseConffiles(std::string_view value, std::string_view where);
+
 }  // namespace ingot::debian
