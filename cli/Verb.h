@@ -90,6 +90,7 @@ Verb addPullVerb(CLI::App& app);
 Verb addLoginVerb(CLI::App& app);
 Verb addTrustAddVerb(CLI::App& app);
 Verb addSignTimestampVerb(CLI::App& app);
+Verb addRolloutVerb(CLI::App& app);
 Verb addImagesVerb(CLI::App& app);
 Verb addPruneVerb(CLI::App& app);
 Verb addRunVerb(CLI::App& app);

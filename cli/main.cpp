@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
         ingot::cli::addKeyGenVerb(app),
         ingot::cli::addTrustAddVerb(app),
         ingot::cli::addSignTimestampVerb(app),
+        ingot::cli::addRolloutVerb(app),
         ingot::cli::addLoginVerb(app),
         ingot::cli::addRegistryServeVerb(app),
         ingot::cli::addRegistryGcVerb(app),

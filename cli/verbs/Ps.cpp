@@ -1,7 +1,9 @@
 // ingot ps [-a] [--json]: the clones, with their state and, while they run, the monitor's uptime,
-// CPU time and resident memory (from /proc).
+// CPU time and resident memory (from /proc), and the newer release of the image each was made
+// from when its channel tag has moved on (ReleaseNews.h).
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <iterator>
@@ -11,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ReleaseNews.h"
 #include "Verb.h"
 #include "ingot/core/Size.h"
 #include "ingot/store/Store.h"
@@ -61,16 +64,32 @@ std::string duration(double seconds) {
     return std::to_string(s / 3600) + "h" + std::to_string(s / 60 % 60) + "m";
 }
 
+struct Row {
+    store::Vm vm;
+    store::VmState state;
+    std::optional<registry::NewerRelease> newer;
+};
+
 int runPs(const PsOptions& o) {
     store::Store store(o.root.empty() ? store::defaultRoot() : o.root);
+    const Documents documents = cachedDocuments();
+    std::vector<Row> rows;
+    for (const store::Vm& vm : store.vms()) {
+        store::VmState state = store.state(vm.name);
+        if (!state.running && !o.all) continue;
+        // By the clone's own digest: pulling the newer release since does not update a clone.
+        rows.push_back({vm, state, newerReleaseOfStored(documents, vm.image, vm.digest)});
+    }
+    // Version tags vary in length; the column is as wide as the longest, MEMORY stays last.
+    size_t newerWidth = 16;
+    for (const Row& row : rows)
+        newerWidth = std::max(newerWidth, newerColumn(row.newer).size() + 2);
     nlohmann::json list = nlohmann::json::array();
     if (!o.json)
         std::cout << std::left << std::setw(20) << "NAME" << std::setw(40) << "IMAGE"
                   << std::setw(9) << "STATE" << std::setw(9) << "UPTIME" << std::setw(9) << "CPU"
-                  << "MEMORY\n";
-    for (const store::Vm& vm : store.vms()) {
-        store::VmState state = store.state(vm.name);
-        if (!state.running && !o.all) continue;
+                  << std::setw(static_cast<int>(newerWidth)) << "NEWER" << "MEMORY\n";
+    for (const auto& [vm, state, newer] : rows) {
         std::optional<Usage> usage = state.monitorPid ? usageOf(state.monitorPid) : std::nullopt;
         if (o.json) {
             nlohmann::json entry = {{"name", vm.name},
@@ -79,7 +98,8 @@ int runPs(const PsOptions& o) {
                                     {"state", state.running ? "running" : "stopped"},
                                     {"cpus", vm.cpus},
                                     {"memory", vm.memoryBytes},
-                                    {"created", vm.created}};
+                                    {"created", vm.created},
+                                    {"newerRelease", newerJson(newer)}};
             if (usage) {
                 entry["pid"] = state.monitorPid;
                 entry["uptimeSeconds"] = usage->uptimeSeconds;
@@ -94,7 +114,8 @@ int runPs(const PsOptions& o) {
         std::cout << std::setw(20) << vm.name << std::setw(40) << printable(vm.image)
                   << std::setw(9) << (state.running ? "running" : "stopped") << std::setw(9)
                   << (usage ? duration(usage->uptimeSeconds) : "-") << std::setw(9)
-                  << (usage ? cpu.str() : "-")
+                  << (usage ? cpu.str() : "-") << std::setw(static_cast<int>(newerWidth))
+                  << newerColumn(newer)
                   << (usage ? formatSize(usage->residentBytes) + " of " + formatSize(vm.memoryBytes)
                             : formatSize(vm.memoryBytes))
                   << "\n";

@@ -2,14 +2,15 @@
 // its signature verified against the trust policy.
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
 #include "Transfer.h"
 #include "Verb.h"
-#include "ingot/store/Store.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/Size.h"
+#include "ingot/store/Store.h"
 
 namespace ingot::cli {
 namespace {
@@ -24,6 +25,7 @@ struct PullOptions {
     bool insecure = false;
     bool allowRollback = false;
     bool allowExpired = false;
+    bool json = false;
 };
 
 int runPull(const PullOptions& o) {
@@ -31,8 +33,8 @@ int runPull(const PullOptions& o) {
     const std::string layout = o.layout.empty() ? store::defaultRoot() : o.layout;
     // The store tags an image by where it came from, so two registries' "12" never collide and
     // `ingot run` finds it by the reference the user typed; another layout gets the plain tag.
-    const std::string tag = !o.tag.empty()     ? o.tag
-                            : o.layout.empty() ? source.str()
+    const std::string tag = !o.tag.empty()        ? o.tag
+                            : o.layout.empty()    ? source.str()
                             : !source.tag.empty() ? source.tag
                                                   : "latest";
     std::optional<store::Store> local;
@@ -49,17 +51,33 @@ int runPull(const PullOptions& o) {
     options.freshness = {o.allowRollback, o.allowExpired};
     registry::Credentials credentials;
     auto trust = registry::TrustPolicy::load(o.trustFile);
-    auto report = registry::pullImage(source, layout, tag, trust, credentials.find(source.registry),
-                                      options);
-    std::cout << "pulled " << source.str() << "@" << report.digest << " into " << layout << ":"
-              << tag << ": signed by key " << report.keyId << " (\"" << printable(report.trustedComment)
-              << "\"); " << report.blobs << " chunks, " << report.blobsPresent
-              << " already present, "
-              << formatSize(report.bytesDownloaded)
-              << " downloaded";
-    if (report.timestamp)
-        std::cout << "; freshness version " << report.timestamp->version;
-    std::cout << "\n";
+    auto report =
+        registry::pullImage(source, layout, tag, trust, credentials.find(source.registry), options);
+    if (o.json) {
+        // The byte counters exactly, for scripts (a rollout's test checks what a patch costs).
+        nlohmann::json doc = {
+            {"reference", source.str()},
+            {"digest", report.digest},
+            {"keyId", report.keyId},
+            {"layout", layout},
+            {"tag", tag},
+            {"blobs", report.blobs},
+            {"blobsPresent", report.blobsPresent},
+            {"bytesDownloaded", report.bytesDownloaded},
+            {"requests", report.requests},
+            {"freshnessVersion", report.timestamp ? nlohmann::json(report.timestamp->version)
+                                                  : nlohmann::json(nullptr)}};
+        std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    } else {
+        std::cout << "pulled " << source.str() << "@" << report.digest << " into " << layout << ":"
+                  << tag << ": signed by key " << report.keyId << " (\""
+                  << printable(report.trustedComment) << "\"); " << report.blobs << " chunks, "
+                  << report.blobsPresent << " already present, "
+                  << formatSize(report.bytesDownloaded) << " downloaded";
+        if (report.timestamp) std::cout << "; freshness version " << report.timestamp->version;
+        std::cout << "\n";
+    }
+    for (const std::string& note : report.notes) std::cerr << "ingot: " << printable(note) << "\n";
     return 0;
 }
 
@@ -71,7 +89,9 @@ Verb addPullVerb(CLI::App& app) {
     cmd->add_option("REF", o->source, "REGISTRY/REPOSITORY[:TAG][@DIGEST]")->required();
     cmd->add_option("--layout", o->layout,
                     "OCI layout to pull into (default: the store, $XDG_DATA_HOME/ingot)");
-    cmd->add_option("--tag", o->tag, "tag in the layout (default: the whole reference in the store, its tag in another layout)");
+    cmd->add_option(
+        "--tag", o->tag,
+        "tag in the layout (default: the whole reference in the store, its tag in another layout)");
     cmd->add_option("--trust", o->trustFile,
                     "trust policy file (default: $XDG_CONFIG_HOME/ingot/trust.yaml)");
     cmd->add_option("--parallel", o->parallel, "blobs downloaded at once")
@@ -80,7 +100,9 @@ Verb addPullVerb(CLI::App& app) {
     cmd->add_flag("--allow-rollback", o->allowRollback,
                   "accept a freshness document older than one seen before");
     cmd->add_flag("--allow-expired", o->allowExpired, "accept an expired freshness document");
-    cmd->add_flag("--plain-http", o->plainHttp, "use http even for a registry that is not loopback");
+    cmd->add_flag("--json", o->json, "print what was pulled as one JSON document");
+    cmd->add_flag("--plain-http", o->plainHttp,
+                  "use http even for a registry that is not loopback");
     cmd->add_flag("--insecure", o->insecure, "do not verify the registry's TLS certificate");
     return {cmd, [o] { return runPull(*o); }};
 }

@@ -1,6 +1,7 @@
 // ingot run REF|PATH [--name N] [--cpus N] [--memory SIZE] [--rm] [-d]: a private clone of a gold
 // image (pulled when missing, or imported from a local layout), booted as CloneBoot.h says
-// (docs/cli.md).
+// (docs/cli.md), with a warning when REF's tag has moved on to a newer release since it was
+// pulled (ReleaseNews.h).
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "Reference.h"
 #include "CloneBoot.h"
 #include "LocalLayout.h"
+#include "ReleaseNews.h"
 #include "Transfer.h"
 #include "TrustPolicy.h"
 #include "Verb.h"
@@ -50,11 +52,12 @@ int64_t monotonicNs() {
         .count();
 }
 
-void pullIfMissing(store::Store& store, const std::string& imageName,
+// Returns whether it pulled.
+bool pullIfMissing(store::Store& store, const std::string& imageName,
                    const registry::TrustPolicy& trust, const RunOptions& o) {
     try {
         store.resolve(imageName);
-        return;
+        return false;
     } catch (const Error&) {
     }
     std::cerr << "ingot: " << imageName << " is not in the store; pulling it\n";
@@ -63,8 +66,33 @@ void pullIfMissing(store::Store& store, const std::string& imageName,
     transfer.freshness = {o.allowRollback, o.allowExpired};
     registry::Credentials credentials;
     const registry::Reference ref = registry::parseReference(imageName);
-    registry::pullImage(ref, store.root(), imageName, trust, credentials.find(ref.registry),
-                        transfer);
+    const registry::PullReport report = registry::pullImage(
+        ref, store.root(), imageName, trust, credentials.find(ref.registry), transfer);
+    for (const std::string& note : report.notes) std::cerr << "ingot: " << printable(note) << "\n";
+    return true;
+}
+
+std::string shortDigest(const std::string& digest) { return digest.substr(0, 19) + "…"; }
+
+// Asks the registry (briefly) whether `imageName`'s tag has moved on since the store's image
+// was pulled, and says so. The clone is still made from the store's image: replacing it is
+// `ingot pull`'s job, done when the user asks.
+void warnOfNewerRelease(const store::Store& store, const std::string& imageName,
+                        const registry::TrustPolicy& trust, const RunOptions& o) {
+    const std::optional<registry::Channel> channel = registry::channelOf(imageName);
+    if (!channel) return;
+    refreshDocuments({imageName}, trust, {o.allowRollback, o.allowExpired});
+    const std::string digest = store.resolve(imageName);
+    const auto newer = newerReleaseOfStored(cachedDocuments(), imageName, digest);
+    if (!newer) return;
+    std::string names;
+    for (const std::string& tag : newer->tags) names += (names.empty() ? "" : ", ") + tag;
+    names = names.empty() ? shortDigest(newer->digest)
+                          : names + " (" + shortDigest(newer->digest) + ")";
+    std::cerr << "ingot: " << printable(imageName) << ": a newer release is published: "
+              << printable(channel->tag) << " now names " << printable(names)
+              << "; this clone runs the image in the store (" << shortDigest(digest)
+              << "); `ingot pull " << printable(imageName) << "` fetches it\n";
 }
 
 std::string generatedName(const registry::Reference& ref) {
@@ -85,7 +113,8 @@ int runRun(const RunOptions& o) {
         std::cerr << "ingot: " << o.image << " is " << imageName << " in the store\n";
     } else {
         imageName = registry::parseReference(o.image).str();
-        pullIfMissing(store, imageName, trust, o);
+        if (!pullIfMissing(store, imageName, trust, o))
+            warnOfNewerRelease(store, imageName, trust, o);
     }
     const registry::Reference ref = registry::parseReference(imageName);
 
@@ -126,9 +155,11 @@ Verb addRunVerb(CLI::App& app) {
                     "have the monitor write its stats here when the clone stops (docs/vmm.md), "
                     "and print when the image was verified and the clone made");
     cmd->add_flag("--allow-expired", o->allowExpired,
-                  "when pulling, accept an expired freshness document");
+                  "when pulling or looking for a newer release, accept an expired freshness "
+                  "document");
     cmd->add_flag("--allow-rollback", o->allowRollback,
-                  "when pulling, accept a freshness document older than one seen before");
+                  "when pulling or looking for a newer release, accept a freshness document "
+                  "older than one seen before");
     addStoreOption(cmd, o->root);
     cmd->add_option("--trust", o->trustFile,
                     "trust policy file (default: $XDG_CONFIG_HOME/ingot/trust.yaml)");

@@ -10,6 +10,7 @@
 
 #include "Freshness.h"
 #include "Verb.h"
+#include "ingot/core/Size.h"
 #include "ingot/core/Error.h"
 #include "ingot/sign/Minisign.h"
 
@@ -25,21 +26,6 @@ struct SignTimestampOptions {
     bool insecure = false;
 };
 
-// "7d", "12h", "30m", "3600s" or plain seconds.
-std::chrono::seconds parseDuration(const std::string& text) {
-    uint64_t n = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    const std::string unit(end, text.data() + text.size());
-    const uint64_t scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600
-                           : unit == "d"                ? 86400
-                                                        : 0;
-    if (ec != std::errc() || end == text.data() || scale == 0 || n == 0 || n > 3650ull * 86400 / scale)
-        throw Error("--valid " + text + ": give a duration such as 7d, 12h, 30m or 3600s (up to "
-                                        "ten years)",
-                    ExitStatus::kUsage);
-    return std::chrono::seconds(n * scale);
-}
-
 int runSignTimestamp(const SignTimestampOptions& o) {
     registry::Reference ref = registry::parseReference(o.repository);
     sign::MinisignSecretKey key = sign::readSecretKeyFile(o.key);
@@ -48,7 +34,7 @@ int runSignTimestamp(const SignTimestampOptions& o) {
     options.verifyTls = !o.insecure;
     registry::Credentials credentials;
     registry::RegistrySession session(ref, credentials.find(ref.registry), options);
-    auto d = registry::publishTimestamp(session, key, parseDuration(o.valid),
+    auto d = registry::publishTimestamp(session, key, parseDuration(o.valid, "--valid"),
                                         o.version ? std::optional<uint64_t>(o.version) : std::nullopt);
     std::time_t expires = static_cast<std::time_t>(d.expires);
     char when[32] = "?";

@@ -60,6 +60,10 @@ ProcessOutput runProcess(const ProcessSpec& spec) {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     if (spec.captureStdout) posix_spawn_file_actions_adddup2(&actions, out.fds[1], 1);
     posix_spawn_file_actions_adddup2(&actions, err.fds[1], 2);
+    // Only 0, 1 and 2 go to the program: whatever else the caller holds (a registry
+    // connection, a lock, a file it was handed) is none of its business, and some peers break
+    // on inherited descriptors (mmdebstrap's apt download fails when fds above 2 are open).
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     if (!spec.directory.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.directory.c_str());
     pid_t pid = 0;
     int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());

@@ -56,3 +56,32 @@ std::string formatSize(uint64_t bytes) {
 }
 
 }  // namespace ingot
+
+namespace ingot {
+
+std::chrono::seconds parseDuration(std::string_view text, std::string_view what) {
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    const std::string_view unit(end, text.data() + text.size() - end);
+    const uint64_t scale = unit.empty() || unit == "s" ? 1
+                           : unit == "m"               ? 60
+                           : unit == "h"               ? 3600
+                           : unit == "d"               ? 86400
+                                                       : 0;
+    if (ec != std::errc() || end == text.data() || scale == 0 || n == 0 ||
+        n > 3650ull * 86400 / scale)
+        throw Error(std::string(what) + " '" + std::string(text) +
+                        "': give a duration such as 7d, 12h, 30m or 3600s (up to ten years)",
+                    ExitStatus::kUsage);
+    return std::chrono::seconds(n * scale);
+}
+
+std::string formatDuration(std::chrono::seconds duration) {
+    const int64_t s = duration.count();
+    if (s != 0 && s % 86400 == 0) return std::to_string(s / 86400) + "d";
+    if (s != 0 && s % 3600 == 0) return std::to_string(s / 3600) + "h";
+    if (s != 0 && s % 60 == 0) return std::to_string(s / 60) + "m";
+    return std::to_string(s) + "s";
+}
+
+}  // namespace ingot

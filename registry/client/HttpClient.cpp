@@ -107,7 +107,8 @@ struct HttpClient::Handle {
     }
 };
 
-HttpClient::HttpClient(bool verifyTls) : handle_(std::make_unique<Handle>()), verifyTls_(verifyTls) {
+HttpClient::HttpClient(bool verifyTls, HttpTimeouts timeouts)
+    : handle_(std::make_unique<Handle>()), verifyTls_(verifyTls), timeouts_(timeouts) {
     initCurlOnce();
     handle_->curl = curl_easy_init();
     if (!handle_->curl) throw Error("cannot initialise libcurl");
@@ -137,7 +138,8 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, onBody);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeouts_.connect.count()));
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeouts_.total.count()));
     // A stalled transfer (under 1 KiB/s for a minute) fails and is retried by the caller.
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);

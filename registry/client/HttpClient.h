@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -35,13 +36,21 @@ struct HttpRequest {
     std::function<void(uint64_t)> onBytes;  // called with each piece of body moved
 };
 
+// How long a request may take. A stalled transfer (under 1 KiB/s for a minute) fails whatever
+// these say; `total` exists for callers that would rather go without an answer than wait, such
+// as `ingot run` asking whether a newer release is out.
+struct HttpTimeouts {
+    std::chrono::milliseconds connect{30000};
+    std::chrono::milliseconds total{0};  // 0: no limit
+};
+
 // One libcurl easy handle: requests on it reuse its connections (keep-alive). Not
 // thread-safe; each transfer thread has its own. Only http and https URLs are followed, and
 // redirects are not (a registry's blob redirects are followed by the caller, which decides
 // whether credentials go along).
 class HttpClient {
 public:
-    explicit HttpClient(bool verifyTls = true);
+    explicit HttpClient(bool verifyTls = true, HttpTimeouts timeouts = {});
     ~HttpClient();
     HttpClient(const HttpClient&) = delete;
     HttpClient& operator=(const HttpClient&) = delete;
@@ -54,6 +63,7 @@ private:
     struct Handle;
     std::unique_ptr<Handle> handle_;
     bool verifyTls_;
+    HttpTimeouts timeouts_;
 };
 
 // Percent-encodes a query parameter value.

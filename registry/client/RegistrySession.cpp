@@ -52,7 +52,7 @@ RegistrySession::RegistrySession(Reference reference, std::optional<Credential> 
     : reference_(std::move(reference)),
       credential_(std::move(credential)),
       options_(options),
-      http_(options.verifyTls) {
+      http_(options.verifyTls, options.timeouts) {
     const bool plain = options_.plainHttp.value_or(isLoopback(reference_.registry));
     base_ = (plain ? "http://" : "https://") + reference_.registry;
 }

@@ -22,6 +22,7 @@ struct SessionOptions {
     bool verifyTls = true;
     unsigned attempts = 5;  // per request, for network errors, 5xx and 429
     std::chrono::milliseconds firstBackoff{200};
+    HttpTimeouts timeouts;  // per attempt
 };
 
 struct FetchedManifest {

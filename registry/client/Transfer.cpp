@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "ChannelNews.h"
 #include "Progress.h"
 #include "ingot/core/Error.h"
 #include "ingot/oci/Layout.h"
@@ -111,9 +112,13 @@ PushReport pushImage(const std::string& layoutDir, const std::string& tag, const
                             if (options.progress) progress.add(n);
                         });
                     });
+    // The manifest goes up by digest first and the tag names it last, once its signature is
+    // there: a tag never points at an image a client would refuse as unsigned, whenever the
+    // push is interrupted (`ingot rollout` relies on it to converge after a kill).
     RegistrySession session(target, credential, options.session);
-    session.putManifest(target.tag, image.manifestBytes, oci::kMediaTypeImageManifest);
+    session.putManifest(image.digest, image.manifestBytes, oci::kMediaTypeImageManifest);
     session.putManifest(sigTag, sigBytes, oci::kMediaTypeImageManifest);
+    session.putManifest(target.tag, image.manifestBytes, oci::kMediaTypeImageManifest);
     progress.finish();
     report.blobsSkipped = skipped;
     report.bytesUploaded = uploaded;
@@ -219,7 +224,11 @@ PullReport pullImage(const Reference& source, const std::string& layoutDir,
     imageDescriptor.artifactType = oci::kArtifactTypeImage;
     oci::setTags(layoutDir, {{localTag, imageDescriptor},
                              {oci::signatureTag(fetched.digest), sigDescriptor}});
-    if (report.timestamp) freshness.record(report.timestamp->repository, report.timestamp->version);
+    if (report.timestamp) {
+        freshness.record(report.timestamp->repository, report.timestamp->version);
+        std::string problem = recordTimestamp(*report.timestamp, options.timestampCache);
+        if (!problem.empty()) report.notes.push_back(std::move(problem));
+    }
     report.bytesDownloaded = downloaded;
     report.requests = requests + session.requests();
     return report;

@@ -21,6 +21,9 @@ std::string decompress(std::string_view bytes, Compression compression, std::str
     else
         archive_read_support_filter_gzip(a.get());
     archive_read_support_format_raw(a.get());
+    // The raw format wants at least one byte; an index with nothing in it (a suite with no
+    // packages for an architecture yet) is a compressed empty stream, which "empty" takes.
+    archive_read_support_format_empty(a.get());
     auto fail = [&](const std::string& what) -> Error {
         const char* why = archive_error_string(a.get());
         return Error(where + ": " + what + (why ? std::string(": ") + why : std::string()),
@@ -29,12 +32,14 @@ std::string decompress(std::string_view bytes, Compression compression, std::str
     if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK)
         throw fail("cannot read the " + name + " stream");
     archive_entry* entry = nullptr;
-    if (archive_read_next_header(a.get(), &entry) != ARCHIVE_OK)
+    const int header = archive_read_next_header(a.get(), &entry);
+    if (header != ARCHIVE_OK && header != ARCHIVE_EOF)
         throw fail("cannot read the " + name + " stream");
     if (archive_filter_count(a.get()) < 2 ||
         archive_filter_code(a.get(), 0) != (xz ? ARCHIVE_FILTER_XZ : ARCHIVE_FILTER_GZIP))
         throw Error(where + ": not " + name + "-compressed", ExitStatus::kUsage);
     std::string out;
+    if (header == ARCHIVE_EOF) return out;
     char buffer[65536];
     for (;;) {
         const la_ssize_t n = archive_read_data(a.get(), buffer, sizeof buffer);

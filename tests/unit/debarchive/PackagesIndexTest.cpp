@@ -175,4 +175,17 @@ TEST(PackagesIndex, DecompressionRefusesWhatIsNotXzAndCapsTheSize) {
     errorOf([] { decompressXz("", "empty"); }, ingot::ExitStatus::kUsage);
 }
 
+// A suite with nothing in it for an architecture ships an xz stream of nothing: an empty
+// index, not an error (found by the rollout test's first night).
+TEST(PackagesIndex, AnEmptyIndexIsEmpty) {
+    if (!haveTool("xz")) GTEST_SKIP() << "xz is not installed";
+    EXPECT_EQ(decompressXz(xz(""), "Packages.xz"), "");
+    const std::string compressed = xz("");
+    const ReleaseFile entry{"main/binary-amd64/Packages.xz", compressed.size(),
+                            ingot::toHex(ingot::sha256(compressed))};
+    PackagesIndex index;
+    index.addCompressed(compressed, entry, "main");
+    EXPECT_TRUE(index.records().empty());
+}
+
 }  // namespace
