@@ -101,10 +101,13 @@ int runPs(const PsOptions& o) {
                                     {"created", vm.created},
                                     {"newerRelease", newerJson(newer)}};
             if (usage) {
+                // Copied out first: GCC 12 at -O3 takes the optional's payload for
+                // uninitialised when it is read field by field into the JSON.
+                const Usage u = *usage;
                 entry["pid"] = state.monitorPid;
-                entry["uptimeSeconds"] = usage->uptimeSeconds;
-                entry["cpuSeconds"] = usage->cpuSeconds;
-                entry["residentBytes"] = usage->residentBytes;
+                entry["uptimeSeconds"] = u.uptimeSeconds;
+                entry["cpuSeconds"] = u.cpuSeconds;
+                entry["residentBytes"] = u.residentBytes;
             }
             list.push_back(entry);
             continue;

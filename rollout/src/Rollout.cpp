@@ -210,7 +210,7 @@ private:
         if (current) {
             out.previousDigest = current->digest;
             previous = oci::parseImageManifest(current->bytes, channel.str() + " image manifest");
-            base = currentDisk(spec, current->digest, out);
+            base = currentDisk(spec, current->digest);
         } else {
             // The first night: the recipe, as built, is what the patch starts from.
             say(spec.repository + ": the channel " + spec.channel + " is empty; building " + spec.recipe);
@@ -236,7 +236,7 @@ private:
         if (status == 1) {
             if (current) {
                 out.result = "unchanged";
-                out.previousVersion = readCandidateVersion(base);
+                out.previousVersion = versionBeside(base);
                 say(spec.repository + ": nothing to update");
                 return;
             }
@@ -246,9 +246,10 @@ private:
         } else if (status != 0) {
             throw Error("ingot patch exited " + std::to_string(status) + " (see " + out.log + ")");
         }
-        if (current) out.previousVersion = readCandidateVersion(base);
+        if (current) out.previousVersion = versionBeside(base);
         fs::remove_all(candidateDir);
         fs::rename(staging, candidateDir);
+        fs::remove_all(imageDir_ + "/bootstrap");
         const Candidate candidate = readCandidate(candidateDir);
         out.candidate = candidateDir;
         out.version = candidate.version;
@@ -265,8 +266,9 @@ private:
         publish(spec, candidate, session, out);
     }
 
-    std::string readCandidateVersion(const std::string& disk) const {
-        // The base's version as its layout recorded it, when the disk came with one.
+    // The version in the manifest.json beside an image's disk (ingot build's output, or the
+    // published image as currentDisk keeps it); empty when there is none.
+    std::string versionBeside(const std::string& disk) const {
         const fs::path dir = fs::path(disk).parent_path();
         std::error_code ec;
         if (fs::exists(dir / "manifest.json", ec)) {
@@ -282,7 +284,7 @@ private:
     // the rollout's own layout (verified with the rollout's key; its own freshness document
     // may be stale after an interrupted night, so expiry is no reason to stop here) and
     // reassembled once per digest.
-    std::string currentDisk(const ImageSpec& spec, const std::string& digest, ImageOutcome& out) {
+    std::string currentDisk(const ImageSpec& spec, const std::string& digest) {
         const std::string hex = digest.substr(7);
         const std::string dir = imageDir_ + "/published/" + hex;
         const std::string disk = dir + "/disk.img";
@@ -296,15 +298,23 @@ private:
         transfer.progress = false;
         transfer.freshness.allowExpired = true;
         transfer.freshnessState = config_.stateDir + "/freshness.json";
+        transfer.timestampCache = config_.stateDir + "/timestamps.json";
+        fs::remove_all(layout);
         registry::pullImage(ref, layout, "published", trust_, credential(), transfer);
-        // Only the newest published disk is kept: the next night starts from it.
-        fs::remove_all(imageDir_ + "/published");
+        fs::remove_all(dir + ".new");
         fs::create_directories(dir + ".new");
         const oci::LayoutImage image = oci::reassembleDisk(layout, digest, dir + ".new/disk.img");
         writeFileAtomically(dir + ".new/manifest.json", image.manifestJson);
-        fs::rename(dir + ".new", dir);
-        out.log = logDir_ + "/build.log";
+        keepAsPublished(dir + ".new", hex);
+        fs::remove_all(layout);
         return disk;
+    }
+
+    // Only the newest published image is kept: the next night starts from it.
+    void keepAsPublished(const std::string& from, const std::string& hex) {
+        fs::remove_all(imageDir_ + "/published");
+        fs::create_directories(imageDir_ + "/published");
+        fs::rename(from, imageDir_ + "/published/" + hex);
     }
 
     void smoke(const ImageSpec& spec, const Candidate& candidate, ImageOutcome& out) {
@@ -332,6 +342,8 @@ private:
         request.spec = spec.smoke;
         request.consoleLog = logDir_ + "/smoke-console.log";
         out.smoke = runSmoke(request);
+        // Each night imports its candidate into the smoke store; only the clone needed it.
+        ingot({"prune", "--all", "--store", store}, logDir_ + "/smoke-cleanup.log");
         if (out.smoke.result == "passed") {
             writeFileAtomically(record, candidate.image.digest);
         } else {
@@ -362,6 +374,10 @@ private:
         session.putManifest(spec.channel, candidate.image.manifestBytes, oci::kMediaTypeImageManifest);
         out.result = "published";
         say(spec.repository + ": " + spec.channel + " → " + candidate.version);
+        // The candidate is now what the channel names: the next night patches it as it is,
+        // with no need to fetch it back.
+        keepAsPublished(candidate.dir, candidate.image.digest.substr(7));
+        out.candidate = imageDir_ + "/published/" + candidate.image.digest.substr(7);
     }
 
     const RolloutConfig& config_;

@@ -21,7 +21,8 @@ struct SmokeRequest {
 
 // Boots, checks and stops. Never throws for what the guest does: a clone that does not reach
 // the prompt in time, stops early or fails a check gives result "failed" and a reason with the
-// console's last line; only a command that cannot be started throws.
+// console's last line, as does a command that cannot be executed (exit status 127); only
+// what the rollout itself cannot do (pipes, fork, the log file) throws.
 SmokeOutcome runSmoke(const SmokeRequest& request);
 
 // The console text as a person reads it: carriage returns and terminal escape sequences
