@@ -134,11 +134,15 @@ public:
         // The rollout verifies what it published with its own key, whatever the host trusts.
         trustFile_ = config.stateDir + "/trust.yaml";
         registry::TrustPolicy trust = registry::TrustPolicy::load(trustFile_);
-        const sign::MinisignPublicKey key = sign::readPublicKeyFile(config.publicKey);
-        bool present = false;
-        for (const auto& e : trust.entries())
-            present = present || (e.pattern == "*" && e.key.keyId == key.keyId);
-        if (!present) trust.add("*", key);
+        // Its freshness documents are signed with the timestamp key, which may be another.
+        for (const sign::MinisignPublicKey& key :
+             {sign::readPublicKeyFile(config.publicKey),
+              sign::readSecretKeyFile(config.timestampKey).publicPart()}) {
+            bool present = false;
+            for (const auto& e : trust.entries())
+                present = present || (e.pattern == "*" && e.key.keyId == key.keyId);
+            if (!present) trust.add("*", key);
+        }
         trust_ = registry::TrustPolicy::load(trustFile_);
     }
 
@@ -211,13 +215,15 @@ private:
             out.previousDigest = current->digest;
             previous = oci::parseImageManifest(current->bytes, channel.str() + " image manifest");
             base = currentDisk(spec, current->digest);
+            out.previousVersion = versionBeside(base);
         } else {
             // The first night: the recipe, as built, is what the patch starts from.
             say(spec.repository + ": the channel " + spec.channel + " is empty; building " + spec.recipe);
             const std::string built = imageDir_ + "/bootstrap";
             fs::remove_all(built);
+            // A recipe layered on another gold image takes it signed by the rollout's key.
             std::vector<std::string> args = {"build", spec.recipe, "--sign-key", config_.signKey,
-                                             "-o", built};
+                                             "--trust", config_.publicKey, "-o", built};
             if (!config_.cacheDir.empty()) args.insert(args.end(), {"--cache", config_.cacheDir});
             const int status = ingot(args, out.log);
             if (status != 0)
@@ -236,7 +242,6 @@ private:
         if (status == 1) {
             if (current) {
                 out.result = "unchanged";
-                out.previousVersion = versionBeside(base);
                 say(spec.repository + ": nothing to update");
                 return;
             }
@@ -246,7 +251,6 @@ private:
         } else if (status != 0) {
             throw Error("ingot patch exited " + std::to_string(status) + " (see " + out.log + ")");
         }
-        if (current) out.previousVersion = versionBeside(base);
         fs::remove_all(candidateDir);
         fs::rename(staging, candidateDir);
         fs::remove_all(imageDir_ + "/bootstrap");
@@ -301,11 +305,12 @@ private:
         transfer.timestampCache = config_.stateDir + "/timestamps.json";
         fs::remove_all(layout);
         registry::pullImage(ref, layout, "published", trust_, credential(), transfer);
-        fs::remove_all(dir + ".new");
-        fs::create_directories(dir + ".new");
-        const oci::LayoutImage image = oci::reassembleDisk(layout, digest, dir + ".new/disk.img");
-        writeFileAtomically(dir + ".new/manifest.json", image.manifestJson);
-        keepAsPublished(dir + ".new", hex);
+        const std::string fetched = imageDir_ + "/fetched";
+        fs::remove_all(fetched);
+        fs::create_directories(fetched);
+        const oci::LayoutImage image = oci::reassembleDisk(layout, digest, fetched + "/disk.img");
+        writeFileAtomically(fetched + "/manifest.json", image.manifestJson);
+        keepAsPublished(fetched, hex);
         fs::remove_all(layout);
         return disk;
     }
@@ -411,15 +416,16 @@ RunReport runRollout(const RolloutConfig& config, const RolloutOptions& options)
     report.runDirectory = runDir;
 
     Night night(config, options, runDir);
-    std::vector<std::string> repositories;
     for (const ImageSpec& image : config.images) {
         report.images.push_back(night.roll(image));
-        repositories.push_back(image.repository);
+        // Signed at once, whatever happened to the image: between a channel move and the
+        // document naming it, clients refuse the channel's new digest.
+        report.timestamps.push_back(night.signTimestamp(image.repository, timestampKey));
     }
-    for (const std::string& repository : repositories)
-        report.timestamps.push_back(night.signTimestamp(repository, timestampKey));
     report.seconds = secondsSince(started);
-    writeFileAtomically(runDir + "/report.json", reportToJson(report).dump(2) + "\n");
+    // Console lines and package fields may hold invalid UTF-8: replaced, not fatal.
+    writeFileAtomically(runDir + "/report.json",
+                        reportToJson(report).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
     writeFileAtomically(runDir + "/report.md", reportToMarkdown(report));
     return report;
 }

@@ -166,9 +166,11 @@ std::string reportToMarkdown(const RunReport& report) {
         if (i.changes.empty() && i.error.empty()) continue;
         out << "\n## " << i.repository << "\n\n";
         if (!i.error.empty()) out << "Error: " << cell(i.error) << "\n\n";
-        if (!i.smoke.reason.empty())
-            out << "Smoke " << i.smoke.result << ": " << cell(i.smoke.reason) << " (console: `"
-                << i.smoke.consoleLog << "`)\n\n";
+        if (!i.smoke.reason.empty()) {
+            out << "Smoke " << i.smoke.result << ": " << cell(i.smoke.reason);
+            if (!i.smoke.consoleLog.empty()) out << " (console: `" << i.smoke.consoleLog << "`)";
+            out << "\n\n";
+        }
         if (i.changes.empty()) continue;
         out << "| package | from | to | CVEs |\n|---|---|---|---|\n";
         for (const PackageChange& c : i.changes) {

@@ -12,11 +12,13 @@
 namespace ingot::rollout {
 
 // How a candidate proves it boots: a clone of it must print something matching `expect` (a
-// login prompt or a shell prompt, by default) on its console within `deadline`, then each
-// command, typed at that prompt, must exit 0 within `commandTimeout`.
+// shell prompt by default) on its console within `deadline`, then each command, typed at that
+// prompt, must exit 0 within `commandTimeout`. An image that boots to a login prompt sets
+// `expect: 'login: $'` and lists no commands; a login prompt is not the default because an
+// autologin getty prints one just before it logs in, and typing then would race it.
 struct SmokeSpec {
     std::chrono::seconds deadline{600};
-    std::string expect = R"((login: |[#$] )$)";
+    std::string expect = "[#$] $";
     std::vector<std::string> commands;
     std::chrono::seconds commandTimeout{120};
 };
