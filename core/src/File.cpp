@@ -87,4 +87,11 @@ std::string xdgDirectory(const char* variable, const char* homeRelative) {
     return std::string(home) + "/" + homeRelative + "/ingot";
 }
 
+void makeDirectories(const std::string& dir, unsigned mode) {
+    for (size_t at = dir.find('/', 1); at != std::string::npos; at = dir.find('/', at + 1))
+        ::mkdir(dir.substr(0, at).c_str(), mode);
+    if (::mkdir(dir.c_str(), mode) < 0 && errno != EEXIST)
+        throwSystemError("cannot create " + dir, errno, ExitStatus::kUsage);
+}
+
 }  // namespace ingot

@@ -29,15 +29,6 @@ int64_t nowSeconds() {
         .count();
 }
 
-// The state directory is private (0700) like the one FreshnessState makes: what a user has
-// seen of registries is nobody else's business.
-void makeDirectories(const std::string& dir) {
-    for (size_t at = dir.find('/', 1); at != std::string::npos; at = dir.find('/', at + 1))
-        ::mkdir(dir.substr(0, at).c_str(), 0700);
-    if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST)
-        throwSystemError("cannot create " + dir, errno, ExitStatus::kUsage);
-}
-
 // flock on a file of its own: the cache itself is replaced by rename, so a lock on it would
 // stay with the old inode.
 class FileLock {
@@ -126,7 +117,8 @@ std::optional<TimestampDocument> TimestampCache::find(const std::string& reposit
 }
 
 bool TimestampCache::record(const TimestampDocument& document) {
-    makeDirectories(path_.substr(0, path_.rfind('/')));
+    // Private like FreshnessState's: what a user has seen of registries is nobody else's.
+    makeDirectories(path_.substr(0, path_.rfind('/')), 0700);
     FileLock lock(path_ + ".lock");
     std::map<std::string, TimestampDocument> documents =
         read("replaced it, keeping only the document of " + document.repository);

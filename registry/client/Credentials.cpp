@@ -27,13 +27,6 @@ nlohmann::json load(const std::string& path) {
                     ExitStatus::kUsage);
     return doc;
 }
-
-void makeDirectories(const std::string& path) {
-    for (size_t at = path.find('/', 1); at != std::string::npos; at = path.find('/', at + 1))
-        ::mkdir(path.substr(0, at).c_str(), 0700);
-    if (::mkdir(path.c_str(), 0700) < 0 && errno != EEXIST)
-        throwSystemError("cannot create " + path, errno, ExitStatus::kUsage);
-}
 }  // namespace
 
 std::string configDirectory() { return xdgDirectory("XDG_CONFIG_HOME", ".config"); }
@@ -59,7 +52,7 @@ std::optional<Credential> Credentials::find(const std::string& registry) const {
 void Credentials::store(const std::string& registry, const Credential& credential) {
     nlohmann::json doc = load(path_);
     doc["auths"][registry] = {{"auth", base64Encode(credential.username + ":" + credential.password)}};
-    makeDirectories(path_.substr(0, path_.rfind('/')));
+    makeDirectories(path_.substr(0, path_.rfind('/')), 0700);
     writeFileAtomically(path_, doc.dump(2) + "\n", 0600);
 }
 

@@ -140,11 +140,7 @@ void FreshnessState::record(const std::string& repository, uint64_t version) {
         doc[repository].get<uint64_t>() >= version)
         return;
     doc[repository] = version;
-    const std::string dir = path_.substr(0, path_.rfind('/'));
-    for (size_t at = dir.find('/', 1); at != std::string::npos; at = dir.find('/', at + 1))
-        ::mkdir(dir.substr(0, at).c_str(), 0700);
-    if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST)
-        throwSystemError("cannot create " + dir, errno, ExitStatus::kUsage);
+    makeDirectories(path_.substr(0, path_.rfind('/')), 0700);
     writeFileAtomically(path_, doc.dump(2) + "\n", 0600);
 }
 

@@ -69,11 +69,7 @@ void TrustPolicy::add(const std::string& pattern, const sign::MinisignPublicKey&
             << YAML::EndMap;
     }
     out << YAML::EndSeq << YAML::EndMap;
-    const std::string dir = path_.substr(0, path_.rfind('/'));
-    for (size_t at = dir.find('/', 1); at != std::string::npos; at = dir.find('/', at + 1))
-        ::mkdir(dir.substr(0, at).c_str(), 0755);
-    if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST)
-        throwSystemError("cannot create " + dir, errno, ExitStatus::kUsage);
+    makeDirectories(path_.substr(0, path_.rfind('/')), 0755);
     writeFileAtomically(path_, std::string(out.c_str()) + "\n", 0644);
 }
 

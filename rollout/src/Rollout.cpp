@@ -8,7 +8,6 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <optional>
 #include <set>
 
@@ -78,11 +77,10 @@ struct Candidate {
 Candidate readCandidate(const std::string& dir) {
     Candidate c;
     c.dir = dir;
-    const json manifest = json::parse(std::string(
-        [&] {
-            auto bytes = readWholeFile(dir + "/manifest.json", "candidate manifest", 16 << 20);
-            return std::string(bytes.begin(), bytes.end());
-        }()));
+    const json manifest = json::parse(std::string([&] {
+        auto bytes = readWholeFile(dir + "/manifest.json", "candidate manifest", 16 << 20);
+        return std::string(bytes.begin(), bytes.end());
+    }()));
     c.version = manifest.at("version").get<std::string>();
     c.image = oci::readImage(dir + "/oci", c.version);
     return c;
@@ -127,7 +125,8 @@ std::pair<uint64_t, uint64_t> downloadBytes(const oci::ImageManifest& next,
 
 class Night {
 public:
-    Night(const RolloutConfig& config, const RolloutOptions& options, std::string runDir)
+    Night(const RolloutConfig& config, const RolloutOptions& options, std::string runDir,
+          const sign::MinisignPublicKey& timestampKey)
         : config_(config), options_(options), runDir_(std::move(runDir)) {
         session_.plainHttp = config.plainHttp;
         session_.verifyTls = !config.insecure;
@@ -136,8 +135,7 @@ public:
         registry::TrustPolicy trust = registry::TrustPolicy::load(trustFile_);
         // Its freshness documents are signed with the timestamp key, which may be another.
         for (const sign::MinisignPublicKey& key :
-             {sign::readPublicKeyFile(config.publicKey),
-              sign::readSecretKeyFile(config.timestampKey).publicPart()}) {
+             {sign::readPublicKeyFile(config.publicKey), timestampKey}) {
             bool present = false;
             for (const auto& e : trust.entries())
                 present = present || (e.pattern == "*" && e.key.keyId == key.keyId);
@@ -166,7 +164,8 @@ public:
         return out;
     }
 
-    TimestampOutcome signTimestamp(const std::string& repository, const sign::MinisignSecretKey& key) {
+    TimestampOutcome signTimestamp(const std::string& repository,
+                                   const sign::MinisignSecretKey& key) {
         TimestampOutcome out;
         out.repository = config_.registry + "/" + repository;
         try {
@@ -218,12 +217,14 @@ private:
             out.previousVersion = versionBeside(base);
         } else {
             // The first night: the recipe, as built, is what the patch starts from.
-            say(spec.repository + ": the channel " + spec.channel + " is empty; building " + spec.recipe);
+            say(spec.repository + ": the channel " + spec.channel + " is empty; building " +
+                spec.recipe);
             const std::string built = imageDir_ + "/bootstrap";
             fs::remove_all(built);
             // A recipe layered on another gold image takes it signed by the rollout's key.
-            std::vector<std::string> args = {"build", spec.recipe, "--sign-key", config_.signKey,
-                                             "--trust", config_.publicKey, "-o", built};
+            std::vector<std::string> args = {
+                "build",   spec.recipe,       "--sign-key", config_.signKey,
+                "--trust", config_.publicKey, "-o",         built};
             if (!config_.cacheDir.empty()) args.insert(args.end(), {"--cache", config_.cacheDir});
             const int status = ingot(args, out.log);
             if (status != 0)
@@ -233,9 +234,11 @@ private:
         }
 
         say(spec.repository + ": planning security updates");
-        std::vector<std::string> args = {"patch",     base,   "--key",       config_.publicKey,
-                                         "--sources", config_.securitySources, "--sign-key",
-                                         config_.signKey,     "-o",          staging};
+        std::vector<std::string> args = {"patch",      base,
+                                         "--key",      config_.publicKey,
+                                         "--sources",  config_.securitySources,
+                                         "--sign-key", config_.signKey,
+                                         "-o",         staging};
         if (!config_.cacheDir.empty()) args.insert(args.end(), {"--cache", config_.cacheDir});
         const int status = ingot(args, out.log);
         std::string candidateDir = imageDir_ + "/candidate";
@@ -259,7 +262,8 @@ private:
         out.version = candidate.version;
         out.digest = candidate.image.digest;
         out.changes = changesOf(candidate);
-        std::tie(out.downloadBytes, out.imageBytes) = downloadBytes(candidate.image.manifest, previous);
+        std::tie(out.downloadBytes, out.imageBytes) =
+            downloadBytes(candidate.image.manifest, previous);
 
         smoke(spec, candidate, out);
         if (out.smoke.result != "passed") {
@@ -294,7 +298,8 @@ private:
         const std::string disk = dir + "/disk.img";
         std::error_code ec;
         if (fs::exists(disk, ec) && fs::exists(dir + "/manifest.json", ec)) return disk;
-        say(spec.repository + ": fetching the published " + spec.channel + " (" + digest.substr(0, 19) + "…)");
+        say(spec.repository + ": fetching the published " + spec.channel + " (" +
+            digest.substr(0, 19) + "…)");
         const std::string layout = imageDir_ + "/layout";
         registry::Reference ref{config_.registry, spec.repository, "", digest};
         registry::TransferOptions transfer;
@@ -342,8 +347,8 @@ private:
         ingot({"rm", "--store", store, name}, logDir_ + "/smoke-cleanup.log");
         say(spec.repository + ": smoke boot of " + candidate.version);
         SmokeRequest request;
-        request.command = {options_.ingot, "run",    "--rm", "--store", store, "--trust",
-                           trustFile_,     "--name", name,   candidate.dir};
+        request.command = {options_.ingot, "run",      "--rm",   "--store", store,
+                           "--trust",      trustFile_, "--name", name,      candidate.dir};
         request.spec = spec.smoke;
         request.consoleLog = logDir_ + "/smoke-console.log";
         out.smoke = runSmoke(request);
@@ -365,7 +370,8 @@ private:
             if (existing->digest != candidate.image.digest)
                 throw Error(config_.registry + "/" + spec.repository + ":" + candidate.version +
                             " already names " + existing->digest + ", not this candidate's " +
-                            candidate.image.digest + "; versions are immutable, so the channel "
+                            candidate.image.digest +
+                            "; versions are immutable, so the channel "
                             "stays where it is");
         say(spec.repository + ": pushing " + candidate.version);
         registry::TransferOptions transfer;
@@ -376,7 +382,8 @@ private:
             candidate.dir + "/oci", candidate.version, target, credential(), transfer);
         out.pushedBytes = pushed.bytesUploaded;
         // The channel moves last, in one manifest PUT: clients see the old release or the new.
-        session.putManifest(spec.channel, candidate.image.manifestBytes, oci::kMediaTypeImageManifest);
+        session.putManifest(spec.channel, candidate.image.manifestBytes,
+                            oci::kMediaTypeImageManifest);
         out.result = "published";
         say(spec.repository + ": " + spec.channel + " → " + candidate.version);
         // The candidate is now what the channel names: the next night patches it as it is,
@@ -415,7 +422,7 @@ RunReport runRollout(const RolloutConfig& config, const RolloutOptions& options)
     fs::create_directories(runDir);
     report.runDirectory = runDir;
 
-    Night night(config, options, runDir);
+    Night night(config, options, runDir, timestampKey.publicPart());
     for (const ImageSpec& image : config.images) {
         report.images.push_back(night.roll(image));
         // Signed at once, whatever happened to the image: between a channel move and the
@@ -424,8 +431,9 @@ RunReport runRollout(const RolloutConfig& config, const RolloutOptions& options)
     }
     report.seconds = secondsSince(started);
     // Console lines and package fields may hold invalid UTF-8: replaced, not fatal.
-    writeFileAtomically(runDir + "/report.json",
-                        reportToJson(report).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+    writeFileAtomically(
+        runDir + "/report.json",
+        reportToJson(report).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
     writeFileAtomically(runDir + "/report.md", reportToMarkdown(report));
     return report;
 }
