@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.footer(
         "Run 'ingot COMMAND --help' for more information on a command.\n"
-        "Exit status: 0 success; 1 nothing to update (patch --dry-run); 2 usage or unreadable "
+        "Exit status: 0 success; 1 patch: nothing to update, rollout: an image failed; 2 usage or "
+        "unreadable "
         "input; 3 image verification failed; 5 internal error. See docs/cli.md.");
 
     // Listed in this order, under these headings, as docker and podman group theirs: what a
@@ -47,12 +48,25 @@ int main(int argc, char** argv) {
         ingot::cli::addRegistryPasswdVerb(app),
     };
     const std::map<std::string, std::string> groups = {
-        {"run", "Clones"},     {"ps", "Clones"},      {"console", "Clones"},
-        {"logs", "Clones"},    {"start", "Clones"},   {"stop", "Clones"},    {"rm", "Clones"},
-        {"images", "Images"},  {"pull", "Images"},    {"push", "Images"},
-        {"prune", "Images"},   {"build", "Images"},   {"patch", "Images"},   {"verify", "Images"},
-        {"inspect", "Images"}, {"key", "Signing and trust"}, {"trust", "Signing and trust"},
-        {"sign-timestamp", "Signing and trust"},      {"login", "Registry"},
+        {"run", "Clones"},
+        {"ps", "Clones"},
+        {"console", "Clones"},
+        {"logs", "Clones"},
+        {"start", "Clones"},
+        {"stop", "Clones"},
+        {"rm", "Clones"},
+        {"images", "Images"},
+        {"pull", "Images"},
+        {"push", "Images"},
+        {"prune", "Images"},
+        {"build", "Images"},
+        {"patch", "Images"},
+        {"verify", "Images"},
+        {"inspect", "Images"},
+        {"key", "Signing and trust"},
+        {"trust", "Signing and trust"},
+        {"sign-timestamp", "Signing and trust"},
+        {"login", "Registry"},
         {"registry", "Registry"},
     };
     for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; }))
