@@ -8,6 +8,7 @@
 #include <iostream>
 #include <vector>
 
+#include "MonitorControl.h"
 #include "Reference.h"
 #include "console/ConsoleClient.h"
 #include "console/VmSupervisor.h"
@@ -65,7 +66,13 @@ int bootClone(store::Store& store, const store::Vm& vm, const sign::MinisignPubl
                                      "--disk", store.baseDisk(vm.digest) + ",overlay=" + store.overlayPath(name),
                                      "--cpus", std::to_string(vm.cpus),
                                      "--memory", std::to_string(vm.memoryBytes >> 20) + "M",
-                                     "--rng"};
+                                     "--rng",
+                                     // The agent's channel and the balloon, for `ingot stats`
+                                     // and `ingot update`, which reach the monitor here.
+                                     "--agent", "--balloon",
+                                     "--control", controlSocketName(dir),
+                                     "--name", monitorName(dir, name)};
+    for (std::string& arg : monitorArguments(options.resources)) argv.push_back(std::move(arg));
     if (!options.statsJson.empty()) {
         argv.push_back("--stats-json");
         argv.push_back(fs::absolute(options.statsJson).string());  // the supervisor may chdir

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "ResourceFlags.h"
 #include "TrustPolicy.h"
 #include "ingot/oci/Layout.h"
 #include "ingot/sign/Minisign.h"
@@ -39,6 +40,7 @@ struct BootOptions {
     bool detach = false;  // print the name and return once the monitor runs
     bool remove = false;  // remove the clone when it stops
     std::string statsJson;  // the monitor's --stats-json, when not empty
+    ResourceFlags resources;  // cgroup limits and the balloon's first target
 };
 
 // Boots `vm` with `key` as the firmware's trusted key; returns the exit status: the monitor's

@@ -100,5 +100,8 @@ Verb addStartVerb(CLI::App& app);
 Verb addStopVerb(CLI::App& app);
 Verb addLogsVerb(CLI::App& app);
 Verb addConsoleVerb(CLI::App& app);
+Verb addStatsVerb(CLI::App& app);
+Verb addTopVerb(CLI::App& app);
+Verb addUpdateVerb(CLI::App& app);
 
 }  // namespace ingot::cli

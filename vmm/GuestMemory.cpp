@@ -58,6 +58,35 @@ std::span<uint8_t> GuestMemory::trySlice(uint64_t gpa, uint64_t len) noexcept {
     return {};
 }
 
+bool GuestMemory::discard(uint64_t gpa, uint64_t len) noexcept {
+    constexpr uint64_t kPage = 4096;
+    constexpr uint64_t kHugePage = 2ull << 20;
+    if (len == 0 || gpa % kPage || len % kPage) return false;
+    auto range = trySlice(gpa, len);
+    if (range.data() == nullptr) return false;
+    if (madvise(range.data(), len, MADV_DONTNEED) != 0) return false;
+    // A 4 KiB MADV_DONTNEED inside a transparent huge page unmaps it and lowers RSS, but the
+    // huge page is only queued for a deferred split: all 2 MiB stay allocated until the rest is
+    // discarded too or the host runs short of memory. MADV_COLD splits a huge page it finds
+    // mapped by 4 KiB entries, which frees the discarded part at once. Measured on Linux 6.18
+    // (pagemap and kpageflags) after discarding every other 4 KiB of 64 MiB of huge pages: RSS
+    // halved, yet every remaining page still in a huge page, i.e. all 64 MiB held; after
+    // MADV_COLD none was. Only a huge page the range covers in part needs it, and MADV_COLD
+    // need only see one of its pages: the page next to the range inside the same 2 MiB, which
+    // is still mapped whenever the huge page is intact (the first discard inside it splits
+    // it). One page keeps the cost low (256 MiB in 8192 scattered runs: 104 ms, 11 without)
+    // and moves just that page to the inactive list. Kernels before 5.4 have no MADV_COLD and
+    // keep the deferred split.
+    auto splitAt = [this](uint64_t neighbour) {
+        auto page = trySlice(neighbour, kPage);
+        if (page.data() != nullptr) madvise(page.data(), kPage, MADV_COLD);
+    };
+    const uint64_t end = gpa + len;
+    if (gpa % kHugePage != 0) splitAt(gpa - kPage);
+    if (end % kHugePage != 0) splitAt(end);
+    return true;
+}
+
 std::span<uint8_t> GuestMemory::slice(uint64_t gpa, uint64_t len) {
     auto s = trySlice(gpa, len);
     if (s.data() == nullptr && len != 0) {

@@ -39,6 +39,11 @@ public:
     // Same, but returns an empty span instead of throwing (for guest-controlled addresses).
     std::span<uint8_t> trySlice(uint64_t gpa, uint64_t len) noexcept;
 
+    // Gives the host back the memory behind [gpa, gpa + len) (the balloon's inflated pages),
+    // which then reads as zeroes. False, and nothing discarded, unless the range is 4 KiB-aligned
+    // and lies inside one RAM region.
+    bool discard(uint64_t gpa, uint64_t len) noexcept;
+
     void write(uint64_t gpa, std::span<const uint8_t> bytes) {
         auto dst = slice(gpa, bytes.size());
         std::memcpy(dst.data(), bytes.data(), bytes.size());

@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -114,6 +115,7 @@ void Vcpu::start() {
     thread_ = SmallStackThread([this] {
         accounting_.threadStarted();
         pthread_ = pthread_self();
+        tid_.store(::gettid(), std::memory_order_release);
         threadStarted_.store(true, std::memory_order_release);
         char name[16];
         std::snprintf(name, sizeof name, "vcpu%u", index_);
@@ -157,11 +159,15 @@ void Vcpu::runLoop() {
                                       std::strerror(errno));
             return;
         }
+        VcpuAccounting::DeviceRef device;
+        if (!bus_.timeExits) {
+            if (!handleExit(device)) return;
+            continue;
+        }
         // The accounting's whole cost on the exit path: two vDSO clock reads and a few plain
         // stores to counters only this thread writes.
         const uint64_t exitedAt = VcpuAccounting::monotonicNs();
         const uint32_t reason = run_->exit_reason;
-        VcpuAccounting::DeviceRef device;
         const bool keepRunning = handleExit(device);
         accounting_.recordExit(reason, device, VcpuAccounting::monotonicNs() - exitedAt);
         if (!keepRunning) return;

@@ -37,6 +37,9 @@ struct VcpuBus {
     IoBus& pio;
     IoBus& mmio;
     VmLifecycle& lifecycle;
+    // False (`--no-accounting`) skips the per-exit timing, so bench/accounting can measure
+    // what it costs.
+    bool timeExits = true;
 };
 
 // One vCPU: its KVM file descriptor, the shared kvm_run page, and the thread that runs it.
@@ -55,6 +58,8 @@ public:
     void configureBoot(GuestMemory& memory, const BootEntry& entry);
 
     void start();
+    // The vCPU thread's kernel id, 0 until it has started: what cgroup and affinity calls take.
+    pid_t tid() const { return tid_.load(std::memory_order_acquire); }
     // Makes KVM_RUN return (now or at its next call) so the thread sees the stop request.
     void kick();
     void join();
@@ -80,6 +85,7 @@ private:
     size_t runSize_ = 0;
     SmallStackThread thread_;
     std::atomic<bool> threadStarted_{false};
+    std::atomic<pid_t> tid_{0};
     pthread_t pthread_{};
     VcpuStats stats_;
     // Opened before the thread starts: KVM_GET_STATS_FD waits for a vCPU to leave KVM_RUN.

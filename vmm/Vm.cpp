@@ -53,10 +53,12 @@ Vm::Vm(const VmConfig& config)
         throw Error("--cpus " + std::to_string(config_.cpus) + " is out of range 1.." +
                         std::to_string(kMaxCpus),
                     ExitStatus::kUsage);
-    const size_t devices =
-        config_.disks.size() + config_.nets.size() + (config_.rngBytesPerSecond ? 1 : 0);
+    const size_t devices = config_.disks.size() + config_.nets.size() +
+                           (config_.rngBytesPerSecond ? 1 : 0) + (config_.agent ? 1 : 0) +
+                           (config_.balloon ? 1 : 0);
     if (devices > virtio::kMaxVirtioMmioDevices)
-        throw Error(std::to_string(devices) + " virtio devices (--disk, --net and --rng): at most " +
+        throw Error(std::to_string(devices) +
+                        " virtio devices (--disk, --net, --rng, --agent and --balloon): at most " +
                         std::to_string(virtio::kMaxVirtioMmioDevices),
                     ExitStatus::kUsage);
     loadBootImage();
@@ -103,7 +105,8 @@ Vm::Vm(const VmConfig& config)
     Vcpu::installKickSignal();
     auto supported = kvm_->supportedCpuid();
     for (unsigned i = 0; i < config_.cpus; ++i) {
-        auto vcpu = std::make_unique<Vcpu>(*kvm_, *vm_, i, VcpuBus{pio_, mmio_, lifecycle_});
+        auto vcpu = std::make_unique<Vcpu>(*kvm_, *vm_, i,
+                                           VcpuBus{pio_, mmio_, lifecycle_, config_.timeExits});
         vcpu->setCpuid(filterCpuid(supported, {i, config_.cpus}));
         vcpu->configureCommon();
         if (i == 0) vcpu->configureBoot(memory_, entry_);
@@ -150,7 +153,9 @@ void Vm::openNets() {
 }
 
 void Vm::addVirtioDevices(acpi::AcpiLayout& acpiLayout) {
-    if (diskBackends_.empty() && netBackends_.empty() && !config_.rngBytesPerSecond) return;
+    if (diskBackends_.empty() && netBackends_.empty() && !config_.rngBytesPerSecond &&
+        !config_.agent && !config_.balloon)
+        return;
     for (auto [cap, name] : {std::pair{KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
                              std::pair{KVM_CAP_IRQFD, "KVM_CAP_IRQFD"}}) {
         if (!kvm_->hasExtension(cap))
@@ -159,7 +164,8 @@ void Vm::addVirtioDevices(acpi::AcpiLayout& acpiLayout) {
                         ExitStatus::kNoKvm);
     }
     // Disks first, in --disk order (ingot-fw and the guest's vda, vdb… follow it), then the
-    // entropy device, then network cards in --net order (eth0, eth1…).
+    // entropy device, then network cards in --net order (eth0, eth1…), then the agent's
+    // console and the balloon (last, so they move no other device's address).
     auto attach = [&](std::shared_ptr<virtio::VirtioDevice> device, const std::string& shortName,
                       VirtioSlot slot) {
         auto slotLayout = virtio::virtioMmioSlot(static_cast<unsigned>(virtio_.size()));
@@ -208,6 +214,14 @@ void Vm::addVirtioDevices(acpi::AcpiLayout& acpiLayout) {
         std::shared_ptr<virtio::VirtioDevice> device = slot.net;  // see the disks' note
         attach(std::move(device), shortName, std::move(slot));
     }
+    if (config_.agent) {
+        agent_ = std::make_shared<virtio::VirtioConsole>("virtio-console (agent)");
+        attach(agent_, "virtio-console", VirtioSlot{});
+    }
+    if (config_.balloon) {
+        balloon_ = std::make_shared<virtio::VirtioBalloon>("virtio-balloon", memory_);
+        attach(balloon_, "virtio-balloon", VirtioSlot{});
+    }
     diskBackends_.clear();
     netBackends_.clear();
 }
@@ -244,8 +258,9 @@ void Vm::loadBootImage() {
     }
 }
 
-int Vm::run() {
+int Vm::run(const std::function<void()>& started) {
     for (auto& v : vcpus_) v->start();
+    if (started) started();
     lifecycle_.waitForStop();
     for (auto& v : vcpus_) v->join();
     end_ = std::chrono::steady_clock::now();
@@ -266,7 +281,15 @@ AccountingSnapshot Vm::accountingSnapshot() const {
     return s;
 }
 
-std::string Vm::accountingJson() const {
+std::vector<pid_t> Vm::vcpuThreadIds() const {
+    std::vector<pid_t> ids;
+    for (const auto& v : vcpus_) ids.push_back(v->tid());
+    return ids;
+}
+
+std::string Vm::accountingJson() const { return accountingDocument().dump(2) + "\n"; }
+
+nlohmann::ordered_json Vm::accountingDocument() const {
     nlohmann::ordered_json doc;
     doc["stopReason"] = stopReasonName(lifecycle_.reason());
     doc["monotonicStartNs"] =
@@ -274,7 +297,8 @@ std::string Vm::accountingJson() const {
     doc["cpus"] = config_.cpus;
     doc["memoryBytes"] = config_.memoryBytes;
     doc["accounting"] = vmm::accountingJson(accountingSnapshot());
-    return doc.dump(2) + "\n";
+    if (!config_.timeExits) doc["accounting"]["exitsTimed"] = false;
+    return doc;
 }
 
 std::string Vm::statsJson() const {
@@ -384,6 +408,7 @@ std::string Vm::statsJson() const {
     }
     doc["nets"] = nets;
     doc["accounting"] = vmm::accountingJson(accounting);
+    if (!config_.timeExits) doc["accounting"]["exitsTimed"] = false;
     return doc.dump(2) + "\n";
 }
 

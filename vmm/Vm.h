@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "GuestMemory.h"
@@ -14,7 +16,9 @@
 #include "devices/legacy/I8042.h"
 #include "devices/legacy/Uart16550.h"
 #include "devices/virtio/RawFileBackend.h"
+#include "devices/virtio/VirtioBalloon.h"
 #include "devices/virtio/VirtioBlk.h"
+#include "devices/virtio/VirtioConsole.h"
 #include "devices/virtio/VirtioMmioTransport.h"
 #include "devices/virtio/VirtioNet.h"
 #include "devices/virtio/VirtioRng.h"
@@ -33,7 +37,8 @@ public:
 
     // Runs until poweroff, reboot, debug exit, a crash or requestStop; returns the exit status
     // of the monitor (DESIGN.md, "Exit status").
-    int run();
+    // `started` runs once the vCPU threads are started (the monitor pins them then).
+    int run(const std::function<void()>& started = {});
     VmLifecycle& lifecycle() { return lifecycle_; }
     Uart16550& console() { return *uart_; }
     // Asks the guest to shut down the way a person at its keyboard would: Ctrl+Alt+Del. False
@@ -44,6 +49,14 @@ public:
     // The accounting while the VM runs (what SIGUSR1 writes to `--stats-json`): any thread, any
     // time; two of them give the figures for the interval between.
     std::string accountingJson() const;
+    // The same as a document, for the control socket.
+    nlohmann::ordered_json accountingDocument() const;
+    // The guest agent's channel and the balloon, when configured (--agent, --balloon).
+    virtio::VirtioConsole* agent() { return agent_.get(); }
+    virtio::VirtioBalloon* balloon() { return balloon_.get(); }
+    const VmConfig& config() const { return config_; }
+    // The vCPU threads' kernel ids, in vCPU order (0 for one not started yet).
+    std::vector<pid_t> vcpuThreadIds() const;
 
 private:
     // A virtio-mmio device with its transport and worker thread. Declared last, the worker is
@@ -81,6 +94,8 @@ private:
     // Opened before KVM so a bad --disk is a usage error (2), not hidden behind no KVM (4).
     std::vector<std::unique_ptr<virtio::BlockBackend>> diskBackends_;
     std::shared_ptr<virtio::VirtioRng> rng_;
+    std::shared_ptr<virtio::VirtioConsole> agent_;
+    std::shared_ptr<virtio::VirtioBalloon> balloon_;
     // Taps are opened before KVM too, for the same reason.
     std::vector<std::unique_ptr<virtio::NetBackend>> netBackends_;
     // Declared after everything the devices use (memory, VM, buses), so they are destroyed, and

@@ -68,6 +68,11 @@ struct VmConfig {
     std::vector<std::string> trustedKeys;  // minisign public key files for verified disks
     uint64_t rngBytesPerSecond = 0;        // virtio-rng when non-zero
     std::vector<NetConfig> nets;           // virtio-net devices, in --net order
+    bool agent = false;    // virtio-console with the guest agent's port (docs/agent.md)
+    bool balloon = false;  // virtio-balloon, sized through the control socket
+    std::string controlSocket;  // a path or @NAME; empty: no control socket
+    // False (`--no-accounting`): exits are not timed (bench/accounting compares the two).
+    bool timeExits = true;
 };
 
 // Limits of the monitor, checked while parsing flags.

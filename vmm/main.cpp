@@ -8,10 +8,16 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "SmallStackThread.h"
 #include "Vm.h"
+#include "control/ControlServer.h"
+#include "control/VmControl.h"
+#include "resources/Cgroup.h"
+#include "resources/MemoryEventsWatch.h"
+#include "resources/ResourceLimits.h"
 #include "devices/virtio/VirtioRng.h"
 #include "ingot/core/Error.h"
 #include "ingot/core/RawTerminal.h"
@@ -76,6 +82,38 @@ void writeAccounting(const Vm& vm, const std::string& path) {
     }
 }
 
+// The VM's cgroup. Limits asked for must be applied, unless the user allowed running without
+// a missing controller. Without limits the cgroup is still made where the host allows it, so
+// its figures show in stats and a later update can set limits without a restart; where it
+// cannot be made, the VM runs without one.
+std::unique_ptr<VmCgroup> makeCgroup(const std::string& name, const ResourceLimits& limits,
+                                     bool allowMissing, const CgroupPlace& place,
+                                     const VmConfig& config) {
+    std::unique_ptr<VmCgroup> cgroup;
+    if (limits.empty()) {
+        try {
+            cgroup = std::make_unique<VmCgroup>(name, limits, true, place);
+        } catch (const Error&) {
+            return nullptr;
+        }
+    } else {
+        cgroup = std::make_unique<VmCgroup>(name, limits, allowMissing, place);
+        for (const std::string& warning : cgroup->warnings())
+            std::cerr << "ingot-vmm: " << warning << "\n";
+        for (const std::string& warning :
+             limitWarnings(limits, config.cpus, config.memoryBytes))
+            std::cerr << "ingot-vmm: " << warning << "\n";
+    }
+    if (!cgroup->active()) return nullptr;
+    // The cpu and memory controllers on where the limits did not ask for them: their figures
+    // (throttling, memory.current, memory.events) then cover the VM from its first page, and a
+    // memory.max set later is checked against what it really holds (pages touched before the
+    // memory controller is on are never charged to it). A host without one goes without.
+    cgroup->enableForFigures({"cpu", "memory"});
+    cgroup->enter(::getpid());
+    return cgroup;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,6 +158,49 @@ int main(int argc, char** argv) {
         ->type_size(1)
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    app.add_flag("--agent", config.agent,
+                 "attach a virtio-console with the guest agent's port, org.ingot.agent.0 "
+                 "(docs/agent.md): the control socket's stats then include the guest's own view");
+    app.add_flag("--balloon", config.balloon,
+                 "attach a virtio-balloon; the control socket's update sets its target");
+    std::string balloonTarget;
+    app.add_option("--balloon-target", balloonTarget,
+                   "memory the balloon takes from the guest once its driver is up, e.g. 256M "
+                   "(implies --balloon)");
+    app.add_option("--control", config.controlSocket,
+                   "serve the control socket here (a path, or @NAME in the abstract namespace): "
+                   "stats and live updates, one JSON request per line (docs/vmm.md)");
+    bool noAccounting = false;
+    app.add_flag("--no-accounting", noAccounting,
+                 "do not time exits (the rest of the accounting stays): to measure its cost");
+    // Resource control (vmm/resources/): each flag's text is parsed by the code that parses
+    // the control socket's updates.
+    std::vector<std::pair<std::string, std::string>> limitFlags;
+    for (auto [flag, help] :
+         {std::pair{kCpuMaxFlag, "hard CPU cap (cgroup cpu.max): 50% of one CPU, 1.5 CPUs, "
+                                 "QUOTA/PERIOD in µs, or max"},
+          std::pair{kCpuWeightFlag, "CPU share against other VMs (cgroup cpu.weight, 1-10000)"},
+          std::pair{kCpusOnFlag, "dedicated host CPUs, e.g. 2,3 or 4-7 (cgroup cpuset); vCPU "
+                                 "thread i is pinned to the i-th"},
+          std::pair{kMemoryHighFlag, "memory high water mark (cgroup memory.high), e.g. 768M"},
+          std::pair{kMemoryMaxFlag, "memory hard limit (cgroup memory.max), e.g. 1G"}}) {
+        const std::string name(flag);
+        app.add_option_function<std::string>(
+            name, [&limitFlags, name](const std::string& v) { limitFlags.emplace_back(name, v); },
+            help);
+    }
+    bool allowMissingControllers = false;
+    app.add_flag(std::string(kAllowMissingControllersFlag), allowMissingControllers,
+                 "run without a limit whose cgroup v2 controller the host lacks, instead of "
+                 "refusing to start");
+    CgroupPlace cgroupPlace;
+    app.add_option("--cgroup-parent", cgroupPlace.parent,
+                   "the cgroup, under /sys/fs/cgroup, in which the VM's own is made (created "
+                   "when missing; without processes, and writable: root, or delegated)")
+        ->capture_default_str();
+    std::string vmName = "ingot-vmm-" + std::to_string(::getpid());
+    app.add_option("--name", vmName,
+                   "the VM's name: its cgroup's (default: ingot-vmm-PID)");
     app.add_option("--stats-json", config.statsJson,
                    "write exits, wall time, boot progress, vCPU CPU time and the accounting here "
                    "at exit, and the accounting so far on SIGUSR1");
@@ -151,6 +232,14 @@ int main(int argc, char** argv) {
 
     try {
         config.memoryBytes = parseSize(memory);
+        config.timeExits = !noAccounting;
+        ResourceLimits limits;
+        for (const auto& [flag, value] : limitFlags) setLimitFromFlag(limits, flag, value);
+        uint64_t balloonBytes = 0;
+        if (!balloonTarget.empty()) {
+            balloonBytes = parseSize(balloonTarget);
+            config.balloon = true;
+        }
         if (!rngRate.empty()) {
             config.rngBytesPerSecond = parseSize(rngRate);
             if (config.rngBytesPerSecond == 0 ||
@@ -163,7 +252,20 @@ int main(int argc, char** argv) {
         }
         for (const auto& spec : disks) config.disks.push_back(parseDiskSpec(spec));
         for (const auto& spec : nets) config.nets.push_back(parseNetSpec(spec));
+        // The cgroup comes first, and the monitor moves in before guest memory is touched:
+        // pages are charged to the cgroup of the thread that faults them in, for good.
+        std::unique_ptr<VmCgroup> cgroup = makeCgroup(vmName, limits, allowMissingControllers,
+                                                      cgroupPlace, config);
+        std::unique_ptr<MemoryEventsWatch> memoryEvents;
+        if (cgroup) memoryEvents = std::make_unique<MemoryEventsWatch>(cgroup->path());
+        std::unique_ptr<ControlServer> control;
+        if (!config.controlSocket.empty())
+            control = std::make_unique<ControlServer>(config.controlSocket);
         Vm vm(config);
+        VmControl vmControl(vm, cgroup.get());
+        if (control)
+            control->start([&](const nlohmann::json& request) { return vmControl.handle(request); });
+        if (vm.balloon() && balloonBytes) vm.balloon()->setTarget(balloonBytes);
         SmallStackThread signalThread([&] {
             int sig = 0;
             while (sigwait(&blocked, &sig) == 0 && sig != SIGUSR2) {
@@ -188,10 +290,15 @@ int main(int argc, char** argv) {
         {
             RawTerminal terminal;
             ConsoleInput input(vm.console());
-            status = vm.run();
+            status = vm.run([&] { vmControl.pinVcpus(); });
         }
         pthread_kill(signalThread.nativeHandle(), SIGUSR2);
         signalThread.join();
+        control.reset();
+        memoryEvents.reset();
+        if (cgroup)
+            if (std::string problem = cgroup->remove(); !problem.empty())
+                std::cerr << "ingot-vmm: " << problem << "\n";
         if (vm.lifecycle().reason() == StopReason::kError)
             std::cerr << "ingot-vmm: " << vm.lifecycle().detail() << "\n";
         else if (vm.lifecycle().reason() == StopReason::kTripleFault ||

@@ -1,4 +1,4 @@
-// ingot run REF|PATH [--name N] [--cpus N] [--memory SIZE] [--rm] [-d]: a private clone of a gold
+// ingot run REF|PATH [--name N] [--cpus N] [--memory SIZE] [--rm] [-d] [resource flags]: a private clone of a gold
 // image (pulled when missing, or imported from a local layout), booted as CloneBoot.h says
 // (docs/cli.md), with a warning when REF's tag has moved on to a newer release since it was
 // pulled (ReleaseNews.h).
@@ -44,6 +44,7 @@ struct RunOptions {
     std::string root;
     std::string trustFile;
     std::string statsJson;
+    ResourceFlags resources;
 };
 
 int64_t monotonicNs() {
@@ -131,7 +132,7 @@ int runRun(const RunOptions& o) {
     if (!o.statsJson.empty())
         std::cerr << "ingot: stages (CLOCK_MONOTONIC ns): verified=" << verifiedNs
                   << " cloned=" << monotonicNs() << "\n";
-    return bootClone(store, vm, trusted.key, {o.detach, o.remove, o.statsJson});
+    return bootClone(store, vm, trusted.key, {o.detach, o.remove, o.statsJson, o.resources});
 }
 
 }  // namespace
@@ -154,6 +155,7 @@ Verb addRunVerb(CLI::App& app) {
     cmd->add_option("--stats-json", o->statsJson,
                     "have the monitor write its stats here when the clone stops (docs/vmm.md), "
                     "and print when the image was verified and the clone made");
+    addResourceOptions(cmd, o->resources, true);
     cmd->add_flag("--allow-expired", o->allowExpired,
                   "when pulling or looking for a newer release, accept an expired freshness "
                   "document");

@@ -1,4 +1,4 @@
-// ingot start NAME [-a]: boot a stopped clone again, its disk as it was left: detached, or with
+// ingot start NAME [-a] [resource flags]: boot a stopped clone again, its disk as it was left: detached, or with
 // the console on this terminal (-a). The image's signature is checked again first, as at run.
 #include <memory>
 
@@ -15,6 +15,7 @@ struct StartOptions {
     bool attach = false;
     std::string root;
     std::string trustFile;
+    ResourceFlags resources;
 };
 
 int runStart(const StartOptions& o) {
@@ -25,7 +26,7 @@ int runStart(const StartOptions& o) {
                     ExitStatus::kUsage);
     const auto trust = registry::TrustPolicy::load(o.trustFile);
     const auto trusted = trustedImage(store, vm.digest, vm.image, trust);
-    return bootClone(store, vm, trusted.key, {!o.attach, false, {}});
+    return bootClone(store, vm, trusted.key, {!o.attach, false, {}, o.resources});
 }
 
 }  // namespace
@@ -35,6 +36,7 @@ Verb addStartVerb(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("start", "boot a stopped clone again, its disk as it was left");
     cmd->add_option("NAME", o->name, "clone name")->required();
     cmd->add_flag("-a,--attach", o->attach, "attach this terminal to its console (Ctrl-] detaches)");
+    addResourceOptions(cmd, o->resources, true);
     addStoreOption(cmd, o->root);
     cmd->add_option("--trust", o->trustFile,
                     "trust policy file (default: $XDG_CONFIG_HOME/ingot/trust.yaml)");

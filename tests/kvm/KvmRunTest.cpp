@@ -163,6 +163,66 @@ TEST_F(KvmRun, ClonesOfOneImageSeeOnlyTheirOwnWrites) {
     EXPECT_EQ(fileSha256(base), baseSum);
 }
 
+// `ingot stats`, `ingot top` and `ingot update` on a running clone: the guest's own view comes
+// through the minimal image's agent, the cgroup carries the limits given at run, and an update
+// changes them (and the balloon) without a restart; a memory.max below what the VM holds is
+// refused with the figures.
+TEST_F(KvmRun, StatsTopAndUpdateReachARunningClone) {
+    trustTheBuildKey();
+    auto started = ingot({"run", "-d", kImage, "--name", "busy", "--memory", "256M",
+                          "--cpu-weight", "200"});
+    ASSERT_EQ(started.exitStatus, 0) << started.output;
+    ASSERT_TRUE(waitForLog("busy", "ingot-minimal: up")) << log("busy");
+
+    // The agent starts after rc; a first interval may end before it answers.
+    nlohmann::json report;
+    for (int attempt = 0; attempt < 30; ++attempt) {
+        auto stats = ingot({"stats", "busy", "--interval", "1", "--json"});
+        ASSERT_EQ(stats.exitStatus, 0) << stats.output;
+        report = nlohmann::json::parse(stats.output, nullptr, false);
+        ASSERT_TRUE(report.is_object()) << stats.output;
+        if (report["guest"].value("available", false)) break;
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    ASSERT_TRUE(report["guest"].value("available", false)) << report.dump(2);
+    EXPECT_EQ(report["vcpuCount"], 1) << report.dump(2);
+    EXPECT_GT(report["intervalNs"].get<uint64_t>(), 900'000'000u) << report.dump(2);
+    EXPECT_GT(report["guest"]["total"]["cpuTimeNs"].get<uint64_t>(), 0u) << report.dump(2);
+    EXPECT_EQ(report["resources"]["limits"]["cpuWeight"], 200) << report.dump(2);
+
+    auto text = ingot({"stats", "busy", "--interval", "1"});
+    EXPECT_EQ(text.exitStatus, 0) << text.output;
+    EXPECT_NE(text.output.find("wall (1 vCPU)"), std::string::npos) << text.output;
+
+    auto updated = ingot({"update", "busy", "--cpu-max", "50%", "--balloon", "64M", "--json"});
+    ASSERT_EQ(updated.exitStatus, 0) << updated.output;
+    auto inForce = nlohmann::json::parse(updated.output, nullptr, false)["inForce"];
+    EXPECT_EQ(inForce["cpuMax"]["quotaUs"], 50000) << updated.output;
+    EXPECT_EQ(inForce["cpuWeight"], 200) << updated.output;
+    EXPECT_EQ(inForce["balloonTargetBytes"], 64u << 20) << updated.output;
+
+    auto top = ingot({"top", "--count", "1", "--interval", "1"});
+    EXPECT_EQ(top.exitStatus, 0) << top.output;
+    EXPECT_NE(top.output.find("busy"), std::string::npos) << top.output;
+    EXPECT_NE(top.output.find("RUN%"), std::string::npos) << top.output;
+
+    auto tooTight = ingot({"update", "busy", "--memory-max", "16M"});
+    EXPECT_EQ(tooTight.exitStatus, 2) << tooTight.output;
+    EXPECT_NE(tooTight.output.find("memory.max"), std::string::npos) << tooTight.output;
+    auto nothing = ingot({"update", "busy"});
+    EXPECT_EQ(nothing.exitStatus, 2) << nothing.output;
+
+    auto stopped = ingot({"stop", "busy"});
+    EXPECT_EQ(stopped.exitStatus, 0) << stopped.output;
+    auto gone = ingot({"stats", "busy"});
+    EXPECT_EQ(gone.exitStatus, 2) << gone.output;
+    EXPECT_NE(gone.output.find("not running"), std::string::npos) << gone.output;
+    // The monitor removed its cgroup (busy.HASH) on the way out.
+    for (const auto& cgroup : fs::directory_iterator("/sys/fs/cgroup/ingot"))
+        EXPECT_NE(cgroup.path().filename().string().rfind("busy.", 0), 0u) << cgroup.path();
+    EXPECT_EQ(ingot({"rm", "busy"}).exitStatus, 0);
+}
+
 TEST_F(KvmRun, AnUntrustedKeyIsRefusedBeforeBoot) {
     auto r = ingot({"run", kImage, "--name", "untrusted"});
     EXPECT_EQ(r.exitStatus, 3) << r.output;

@@ -128,7 +128,7 @@ TEST(VmmCli, BadDisksAreUsageErrorsBeforeKvm) {
     for (int i = 0; i < 17; ++i) many.insert(many.end(), {"--disk", disk});
     r = vmm(many, "/nonexistent/kvm");
     EXPECT_EQ(r.exitStatus, 2) << r.output;
-    EXPECT_NE(r.output.find("17 virtio devices (--disk, --net and --rng): at most 16"),
+    EXPECT_NE(r.output.find("17 virtio devices (--disk, --net, --rng, --agent and --balloon): at most 16"),
               std::string::npos)
         << r.output;
 }

@@ -6,6 +6,10 @@
  *   h  print "pvh: halting" on COM1, then halt forever with interrupts off (stop-by-signal
  *      tests send their signal once they see the line: the monitor is up by then)
  *   r  write the i8042 reset command (status 0)
+ *   x  65536 port writes no device claims (0x510), each one exit to the monitor, then
+ *      debug-exit with 0 (status 1): bench/accounting's exit-path cost
+ *   c  2^28 iterations of register arithmetic, no exits, then debug-exit with 0 (status 1):
+ *      bench/accounting's CPU-bound throughput
  *   anything else: debug-exit with 1 (status 3)
  * A wrong start-info magic ends with debug-exit 2 (status 5).
  */
@@ -33,6 +37,10 @@ pvh_entry:
     je say_halting
     cmpb $'r', %al
     je i8042_reset
+    cmpb $'x', %al
+    je exit_loop
+    cmpb $'c', %al
+    je compute_loop
     movb $1, %al
     outb %al, $0xf4
     jmp halt_forever
@@ -62,6 +70,26 @@ say_halting:
     outb %al, %dx
     incl %esi
     jmp 1b
+
+exit_loop:
+    movl $65536, %ecx
+    movw $0x510, %dx
+1:  outb %al, %dx
+    decl %ecx
+    jnz 1b
+    jmp debug_exit_zero
+
+compute_loop:
+    movl $0x10000000, %ecx
+    xorl %eax, %eax
+1:  addl %ecx, %eax
+    roll $3, %eax
+    decl %ecx
+    jnz 1b
+debug_exit_zero:
+    xorb %al, %al
+    outb %al, $0xf4
+    jmp halt_forever
 
 bad_magic:
     movb $2, %al

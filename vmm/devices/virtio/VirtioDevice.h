@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <span>
 #include <string>
 
@@ -46,9 +48,27 @@ public:
     // The driver reset the device: forget everything negotiated.
     virtual void reset() {}
 
+    // What configChanged() runs: the transport installs its configuration-change interrupt
+    // when it takes the device, and removes it (nullptr) when it goes.
+    void setConfigChangedHandler(std::function<void()> handler) {
+        std::lock_guard lock(configChangedMutex_);
+        configChanged_ = std::move(handler);
+    }
+
+protected:
+    // Tells the driver the device changed its configuration space (virtio-balloon's target).
+    // Any thread, transport calls into the device included; nothing happens without a
+    // transport. The handler runs under the lock so that a transport being destroyed waits.
+    void configChanged() {
+        std::lock_guard lock(configChangedMutex_);
+        if (configChanged_) configChanged_();
+    }
+
 private:
     std::string name_;
     RateLimitedLog log_;
+    std::mutex configChangedMutex_;
+    std::function<void()> configChanged_;
 };
 
 // A device that takes input from the host as well as from the guest (virtio-net's receive

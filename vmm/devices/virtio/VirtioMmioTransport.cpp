@@ -24,9 +24,13 @@ VirtioMmioTransport::VirtioMmioTransport(GuestMemory& memory, std::shared_ptr<Vi
     queueRegs_.resize(count);
     queues_.resize(count);
     for (unsigned i = 0; i < count; ++i) queueRegs_[i].maxSize = device_->queueMaxSize(i);
+    device_->setConfigChangedHandler([this] { configChanged(); });
 }
 
-VirtioMmioTransport::~VirtioMmioTransport() = default;
+// The device may outlive the transport (the VM keeps some for their counters).
+VirtioMmioTransport::~VirtioMmioTransport() {
+    device_->setConfigChangedHandler(nullptr);
+}
 
 void VirtioMmioTransport::read(uint64_t offset, std::span<uint8_t> data) {
     if (offset >= mmio::kConfig) {
@@ -97,9 +101,8 @@ uint32_t VirtioMmioTransport::readRegister(uint64_t offset) {
         case mmio::kShmBaseLow:
         case mmio::kShmBaseHigh:
             return 0xffffffff;
-        // The configuration space never changes under the driver.
         case mmio::kConfigGeneration:
-            return 0;
+            return configGeneration_.load();
         default:
             return 0;  // write-only and unassigned registers
     }
@@ -278,6 +281,14 @@ void VirtioMmioTransport::flagNeedsReset() {
 void VirtioMmioTransport::raise(uint32_t cause) {
     interruptStatus_.fetch_or(cause);
     interrupt_->trigger();
+}
+
+void VirtioMmioTransport::configChanged() {
+    // Without the register locks: the device may call this from inside activate or
+    // processQueue. A reset racing it may leave the bit set for the next driver, which then
+    // reads the configuration once more.
+    ++configGeneration_;
+    raise(kInterruptConfigChange);
 }
 
 void VirtioMmioTransport::processQueue(unsigned q) {

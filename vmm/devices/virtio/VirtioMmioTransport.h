@@ -74,6 +74,7 @@ private:
     void requestReset(const std::string& why);
     void flagNeedsReset();
     void raise(uint32_t cause);
+    void configChanged();
     static void setHalf(uint64_t& target, bool high, uint32_t value);
 
     GuestMemory& memory_;
@@ -96,6 +97,7 @@ private:
     bool active_ = false;
 
     std::atomic<uint32_t> interruptStatus_{0};
+    std::atomic<uint32_t> configGeneration_{0};
     std::atomic<bool> needsReset_{false};
     std::atomic<uint64_t> refusedChains_{0};
     std::atomic<uint64_t> needsResets_{0};
