@@ -261,50 +261,55 @@ int main(int argc, char** argv) {
         std::unique_ptr<ControlServer> control;
         if (!config.controlSocket.empty())
             control = std::make_unique<ControlServer>(config.controlSocket);
-        Vm vm(config);
-        VmControl vmControl(vm, cgroup.get());
-        if (control)
-            control->start([&](const nlohmann::json& request) { return vmControl.handle(request); });
-        if (vm.balloon() && balloonBytes) vm.balloon()->setTarget(balloonBytes);
-        SmallStackThread signalThread([&] {
-            int sig = 0;
-            while (sigwait(&blocked, &sig) == 0 && sig != SIGUSR2) {
-                if (sig == SIGUSR1) {
-                    writeAccounting(vm, config.statsJson);
-                    continue;
+        // The VM in a scope of its own: its cgroup can only be removed once KVM's kernel worker
+        // for it (kvm-nx-lpage-recovery, which joins the VM owner's cgroups) has ended with it.
+        const int status = [&] {
+            Vm vm(config);
+            VmControl vmControl(vm, cgroup.get());
+            if (control)
+                control->start([&](const nlohmann::json& request) { return vmControl.handle(request); });
+            if (vm.balloon() && balloonBytes) vm.balloon()->setTarget(balloonBytes);
+            SmallStackThread signalThread([&] {
+                int sig = 0;
+                while (sigwait(&blocked, &sig) == 0 && sig != SIGUSR2) {
+                    if (sig == SIGUSR1) {
+                        writeAccounting(vm, config.statsJson);
+                        continue;
+                    }
+                    if (sig == SIGPWR && vm.requestGuestShutdown()) {
+                        std::cerr << "ingot-vmm: asked the guest to shut down (Ctrl+Alt+Del)\n";
+                        continue;
+                    }
+                    // A guest with no keyboard driver listening (still booting, or built without
+                    // one) cannot be asked, so SIGPWR stops the VM as SIGTERM does.
+                    vm.lifecycle().requestStop(
+                        StopReason::kSignal, 0,
+                        sig == SIGPWR ? "SIGPWR, and the guest's keyboard driver is not listening"
+                                      : std::string("stopped by SIG") + sigabbrev_np(sig));
+                    return;
                 }
-                if (sig == SIGPWR && vm.requestGuestShutdown()) {
-                    std::cerr << "ingot-vmm: asked the guest to shut down (Ctrl+Alt+Del)\n";
-                    continue;
-                }
-                // A guest with no keyboard driver listening (still booting, or built without
-                // one) cannot be asked, so SIGPWR stops the VM as SIGTERM does.
-                vm.lifecycle().requestStop(
-                    StopReason::kSignal, 0,
-                    sig == SIGPWR ? "SIGPWR, and the guest's keyboard driver is not listening"
-                                  : std::string("stopped by SIG") + sigabbrev_np(sig));
-                return;
+            });
+            int exitStatus;
+            {
+                RawTerminal terminal;
+                ConsoleInput input(vm.console());
+                exitStatus = vm.run([&] { vmControl.pinVcpus(); });
             }
-        });
-        int status;
-        {
-            RawTerminal terminal;
-            ConsoleInput input(vm.console());
-            status = vm.run([&] { vmControl.pinVcpus(); });
-        }
-        pthread_kill(signalThread.nativeHandle(), SIGUSR2);
-        signalThread.join();
-        control.reset();
+            pthread_kill(signalThread.nativeHandle(), SIGUSR2);
+            signalThread.join();
+            control.reset();
+            if (vm.lifecycle().reason() == StopReason::kError)
+                std::cerr << "ingot-vmm: " << vm.lifecycle().detail() << "\n";
+            else if (vm.lifecycle().reason() == StopReason::kTripleFault ||
+                     vm.lifecycle().reason() == StopReason::kGuestPanic)
+                std::cerr << "ingot-vmm: guest crashed: " << vm.lifecycle().detail() << "\n";
+            if (!config.statsJson.empty()) writeFileAtomically(config.statsJson, vm.statsJson());
+            return exitStatus;
+        }();
         memoryEvents.reset();
         if (cgroup)
             if (std::string problem = cgroup->remove(); !problem.empty())
                 std::cerr << "ingot-vmm: " << problem << "\n";
-        if (vm.lifecycle().reason() == StopReason::kError)
-            std::cerr << "ingot-vmm: " << vm.lifecycle().detail() << "\n";
-        else if (vm.lifecycle().reason() == StopReason::kTripleFault ||
-                 vm.lifecycle().reason() == StopReason::kGuestPanic)
-            std::cerr << "ingot-vmm: guest crashed: " << vm.lifecycle().detail() << "\n";
-        if (!config.statsJson.empty()) writeFileAtomically(config.statsJson, vm.statsJson());
         return status;
     } catch (const Error& e) {
         std::cerr << "ingot-vmm: " << e.what() << "\n";

@@ -41,7 +41,7 @@ using ingot::bench::median;
 using nlohmann::json;
 
 constexpr double kExitsPerRun = 65536;          // pvh-payload.S, mode x
-constexpr double kIterationsPerRun = 268435456;  // 2^28, mode c
+constexpr double kIterationsPerRun = 1073741824;  // 2^30, mode c
 
 std::string readFile(const std::string& path) {
     std::ifstream f(path);
@@ -231,7 +231,7 @@ bool costTable(const Config& c, unsigned runs) {
             offUntimed = offUntimed && r.x.stats.contains(exitsTimed) &&
                          r.x.stats.at(exitsTimed) == false;
     const double count = median(timedCount);
-    std::printf("\nx − e is the time of 65536 port writes to 0x510; c − e that of 2^28 iterations of "
+    std::printf("\nx − e is the time of 65536 port writes to 0x510; c − e that of 2^30 iterations of "
                 "add/rol/dec/jnz (median of the x or c runs minus median of the e runs). Runs are "
                 "timed by the bench from spawn to exit, the same way for all three columns; "
                 "wallSeconds is ingot-vmm's own, from its start to its exit, without exec and "

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -248,8 +249,15 @@ TEST(KvmResources, BalloonGivesMemoryBackAndMemoryMaxBelowUseIsRefused) {
     // Deflating gives the guest its memory back.
     answer = ask(g, {{"op", "update"}, {"balloon", "0"}});
     ASSERT_FALSE(answer.contains("error")) << answer.dump();
+    const std::string cgroup =
+        "/sys/fs/cgroup/ingot/ingot-vmm-" + std::to_string(g.monitor->pid());
+    EXPECT_TRUE(std::filesystem::is_directory(cgroup));
     g.monitor->signal(SIGTERM);
     EXPECT_EQ(g.monitor->finish(60), 0) << g.monitor->output();
+    // The monitor removed its cgroup on the way out, and said nothing about it.
+    EXPECT_FALSE(std::filesystem::exists(cgroup)) << g.monitor->output();
+    EXPECT_EQ(g.monitor->output().find("cannot remove cgroup"), std::string::npos)
+        << g.monitor->output();
 }
 
 // A VM whose memory.max is below its working set: the monitor says so on its output while the

@@ -218,8 +218,13 @@ TEST_F(KvmRun, StatsTopAndUpdateReachARunningClone) {
     EXPECT_EQ(gone.exitStatus, 2) << gone.output;
     EXPECT_NE(gone.output.find("not running"), std::string::npos) << gone.output;
     // The monitor removed its cgroup (busy.HASH) on the way out.
-    for (const auto& cgroup : fs::directory_iterator("/sys/fs/cgroup/ingot"))
-        EXPECT_NE(cgroup.path().filename().string().rfind("busy.", 0), 0u) << cgroup.path();
+    for (const auto& cgroup : fs::directory_iterator("/sys/fs/cgroup/ingot")) {
+        if (!cgroup.is_directory()) continue;
+        std::ifstream procs(cgroup.path() / "cgroup.procs");
+        std::string pids((std::istreambuf_iterator<char>(procs)), {});
+        EXPECT_NE(cgroup.path().filename().string().rfind("busy.", 0), 0u)
+            << cgroup.path() << " holds [" << pids << "]\n" << stopped.output << "\n" << log("busy");
+    }
     EXPECT_EQ(ingot({"rm", "busy"}).exitStatus, 0);
 }
 

@@ -8,7 +8,7 @@
  *   r  write the i8042 reset command (status 0)
  *   x  65536 port writes no device claims (0x510), each one exit to the monitor, then
  *      debug-exit with 0 (status 1): bench/accounting's exit-path cost
- *   c  2^28 iterations of register arithmetic, no exits, then debug-exit with 0 (status 1):
+ *   c  2^30 iterations of register arithmetic, no exits, then debug-exit with 0 (status 1):
  *      bench/accounting's CPU-bound throughput
  *   anything else: debug-exit with 1 (status 3)
  * A wrong start-info magic ends with debug-exit 2 (status 5).
@@ -80,12 +80,15 @@ exit_loop:
     jmp debug_exit_zero
 
 compute_loop:
-    movl $0x10000000, %ecx
+    movl $4, %edi
     xorl %eax, %eax
+2:  movl $0x10000000, %ecx
 1:  addl %ecx, %eax
     roll $3, %eax
     decl %ecx
     jnz 1b
+    decl %edi
+    jnz 2b
 debug_exit_zero:
     xorb %al, %al
     outb %al, $0xf4

@@ -312,7 +312,11 @@ void VirtioConsole::port0Transmit(VirtQueue& queue) {
     // Linux spins until console output is used. Dropped, so that such a guest still runs.
     unsigned n = 0;
     for (; n < kBatch && queue.pop(chain_); ++n) {
-        stats_.discardedBytes += chain_.readableBytes();
+        // Counted only up to what a chain may carry, as on the agent's port: a chain whose
+        // buffers each cover all of RAM must not make the counters claim terabytes.
+        const uint64_t bytes = std::min<uint64_t>(chain_.readableBytes(), kMaxTransmitChainBytes);
+        stats_.bytesFromGuest += bytes;
+        stats_.discardedBytes += bytes;
         if (!port0Reported_) {
             port0Reported_ = true;
             log().report("output on port 0, which has no host end; dropped");
