@@ -155,3 +155,26 @@ TEST(VmmCli, DiskFlagIsDocumentedInHelp) {
     EXPECT_NE(r.output.find("--net"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("tap=NAME"), std::string::npos) << r.output;
 }
+
+// Resource limits and the control socket are checked before anything else: a bad value is one
+// line naming the flag, status 2.
+TEST(VmmCli, BadResourceLimitsAreUsageErrorsBeforeKvm) {
+    const std::string payload = requireEnv("INGOT_PVH_PAYLOAD");
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--cpu-max", "0.5%"}, "--cpu-max '0.5%'"},
+        {{"--cpu-weight", "0"}, "--cpu-weight"},
+        {{"--cpus-on", "3-1"}, "--cpus-on '3-1'"},
+        {{"--memory-max", "512"}, "--memory-max '512'"},
+        {{"--memory-high", "lots"}, "--memory-high"},
+        {{"--balloon-target", "many"}, "many"},
+        {{"--control", "@"}, "socket name '@'"},
+    };
+    for (const auto& [flags, expected] : cases) {
+        std::vector<std::string> args{"--kernel", payload};
+        args.insert(args.end(), flags.begin(), flags.end());
+        auto r = vmm(args, "/nonexistent/kvm");
+        EXPECT_EQ(r.exitStatus, 2) << flags.front() << ": " << r.output;
+        EXPECT_NE(r.output.find(expected), std::string::npos) << r.output;
+        EXPECT_EQ(lineCount(r.output), 1) << r.output;
+    }
+}
