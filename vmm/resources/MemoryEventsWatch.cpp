@@ -19,8 +19,7 @@ struct Counts {
     uint64_t high = 0, max = 0, oom = 0, oomKill = 0;
 };
 
-Counts countsOf(const std::string& dir) {
-    const CgroupStats s = readCgroupStats(dir);
+Counts countsOf(const CgroupStats& s) {
     return {s.memoryHighEvents.value_or(0), s.memoryMaxEvents.value_or(0),
             s.memoryOomEvents.value_or(0), s.memoryOomKillEvents.value_or(0)};
 }
@@ -56,7 +55,7 @@ MemoryEventsWatch::~MemoryEventsWatch() {
 
 void MemoryEventsWatch::watch() {
     pthread_setname_np(pthread_self(), "memory-events");
-    Counts seen = countsOf(dir_);
+    Counts seen = countsOf(readCgroupStats(dir_));
     for (;;) {
         // A read arms the next notification.
         char buffer[512];
@@ -67,8 +66,9 @@ void MemoryEventsWatch::watch() {
             return;
         }
         if (fds[1].revents) return;
-        const Counts now = countsOf(dir_);
+        // One read: the counters and the limits they are reported against.
         const CgroupStats stats = readCgroupStats(dir_);
+        const Counts now = countsOf(stats);
         if (now.max > seen.max)
             std::cerr << "ingot-vmm: the VM reached its memory.max" << limitText(stats.limits.memoryMax)
                       << " (" << now.max << " times so far): the host is reclaiming its memory, "
